@@ -39,14 +39,14 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 	ledger_overlay_add(vs, op.counter, cl, op.item, il,
 	                   ledger_op_delta(op.kind, op.n, op.counts));
 	ledger_vunlock(&l->view, vs);
-	ledger_outbox_append(l, p, &op, (uint32_t)bytes, run, now);
+	ledger_outbox_append(&l->outbox, p, &op, (uint32_t)bytes, run, now);
 }
 
 /* Where part's ops still open begin: those below their partition's
  * sealed_to are in a sealed batch already. */
 static uint32_t open_from(const ledger *l, const grec_part *part)
 {
-	uint64_t to = ledger_outbox_sealed_to(l, part->p);
+	uint64_t to = ledger_outbox_sealed_to(&l->outbox, part->p);
 	uint32_t i = 0;
 	while (i < part->n && part->ops[i].opno < to)
 		i++;
@@ -66,7 +66,7 @@ static void load_record(ledger *l, const char *key, size_t kn, grec_part *parts,
 		log_warn("pending record with every op sealed; it stays on disk", "tag=%c", key[0]);
 		return;
 	}
-	pend_rec *rec = ledger_outbox_record(l, key, kn, open);
+	pend_rec *rec = ledger_outbox_record(&l->outbox, key, kn, open);
 	for (uint32_t i = 0; i < nparts; i++) {
 		grec_part *part = &parts[i];
 		uint32_t from = open_from(l, part);
@@ -164,7 +164,7 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 static void opnos_above_sealed(ledger *l)
 {
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
-		uint64_t to = ledger_outbox_sealed_to(l, p);
+		uint64_t to = ledger_outbox_sealed_to(&l->outbox, p);
 		if (to)
 			ledger_opno_seen(l, p, to - 1);
 	}
@@ -173,9 +173,9 @@ static void opnos_above_sealed(ledger *l)
 /* The writer's state: the sealed batches, then the open batches' ops. */
 static int load_writer(ledger *l, char *err, size_t errlen)
 {
-	ledger_outbox_seqs_from_replica(l);
+	ledger_outbox_seqs_from_replica(&l->outbox, &l->replica);
 	uint64_t clock;
-	int rc = ledger_outbox_load_sealed(l, &clock, err, errlen);
+	int rc = ledger_outbox_load_sealed(&l->outbox, &clock, err, errlen);
 	ledger_clock_seen(l, clock);
 	if (rc)
 		return rc;
@@ -189,7 +189,7 @@ static int load_writer(ledger *l, char *err, size_t errlen)
 	if (rc == 0)
 		rc = load_pending(l, EKEY_GROUP);
 	if (rc == 0)
-		ledger_outbox_order(l);
+		ledger_outbox_order(&l->outbox);
 	if (rc) {
 		snprintf(err, errlen, "reading pending ops: %s", err_str(rc));
 		return rc;
@@ -244,7 +244,9 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	}
 	l->wb = store_batch_new();
 	l->snap_wb = store_batch_new();
-	ledger_outbox_init(l);
+	ledger_outbox_init(&l->outbox, &l->o, l->db, &l->view, l->edge_id, l->region,
+	                   l->o.log != &ledger_log_none);
+	ledger_sealer_init(&l->sealer);
 	ledger_replica_init(&l->replica, l->o.partitions);
 	ledger_view_init(&l->view, &l->o, l->db, &l->replica, l);
 	ledger_group_init(l);
@@ -252,7 +254,7 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	/* Each partition's sequences and central's last word, the replica,
 	 * then (but for a follower, whose are the changelog's) the writer's
 	 * state. */
-	int rc = ledger_outbox_load_seqs(l, err, errlen);
+	int rc = ledger_outbox_load_seqs(&l->outbox, err, errlen);
 	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = ledger_replica_load(&l->replica, l->db, err, errlen);
@@ -271,12 +273,14 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	}
 	/* No reader yet: no lock needed. */
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
+		ledger_view_publish(&l->view, p, ledger_outbox_said(&l->outbox, p));
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
-	         l->edge_id, o->follower ? "true" : "false", l->st.pending_batches,
-	         l->st.pending_ops, l->st.pending_bytes);
+	         l->edge_id, o->follower ? "true" : "false",
+	         ledger_outbox_stat(&l->outbox)->pending_batches,
+	         ledger_outbox_stat(&l->outbox)->pending_ops,
+	         ledger_outbox_stat(&l->outbox)->pending_bytes);
 	if (ledger_committer_start(l)) {
 		snprintf(err, errlen, "cannot start the commit thread");
 		ledger_free(l);
@@ -293,7 +297,8 @@ void ledger_free(ledger *l)
 	ledger_lock_counts(l);
 	ledger_keep_flush(&l->view, l->snap_wb); /* what readers kept since the last seal tick */
 	ledger_unlock_counts(l);
-	ledger_outbox_free(l);
+	ledger_outbox_free(&l->outbox);
+	ledger_sealer_free(&l->sealer);
 	ledger_group_free(l);
 	ledger_members_free(&l->members);
 	ledger_replica_free(&l->replica);
@@ -328,7 +333,7 @@ static int become_writer(ledger *l)
 	uint64_t t0 = clock_mono_ms();
 	ledger_lock_counts(l);
 	ledger_lock(l);
-	int rc = ledger_outbox_load_sealed_seqs(l, err, sizeof err);
+	int rc = ledger_outbox_load_sealed_seqs(&l->outbox, err, sizeof err);
 	opnos_above_sealed(l);
 	if (rc == 0)
 		rc = load_writer(l, err, sizeof err);
@@ -339,7 +344,7 @@ static int become_writer(ledger *l)
 			/* From now on every batch it seals goes through the
 			 * overlay too. */
 			ledger_view_holds_sealed(&l->view, p, UINT64_MAX);
-			ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
+			ledger_view_publish(&l->view, p, ledger_outbox_said(&l->outbox, p));
 			ledger_vunlock(&l->view, vs);
 		}
 		atomic_store(&l->following, false);
@@ -353,7 +358,8 @@ static int become_writer(ledger *l)
 	}
 	log_info("ledger promoted: this instance writes",
 	         "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " ms=%" PRIu64,
-	         l->edge_id, l->st.pending_batches, l->st.pending_ops, clock_mono_ms() - t0);
+	         l->edge_id, ledger_outbox_stat(&l->outbox)->pending_batches,
+	         ledger_outbox_stat(&l->outbox)->pending_ops, clock_mono_ms() - t0);
 	ledger_pump(l); /* the sealed batches go out, as at a restart */
 	return 0;
 }
@@ -402,7 +408,7 @@ int ledger_seal_due(ledger *l, uint64_t wall_ms, bool force)
 	/* Sealing everything includes what is staged: write it first. */
 	if (force)
 		rc = ledger_group_commit(l, wall_ms);
-	int src = ledger_outbox_seal_due(l, wall_ms, force);
+	int src = ledger_seal_each_due(l, wall_ms, force);
 	if (!rc)
 		rc = src;
 	ledger_unlock(l);
@@ -418,7 +424,7 @@ uint64_t ledger_snapshot_version(ledger *l, uint32_t p)
 	 * applied is in what this returns. */
 	ledger_lock_counts(l);
 	ledger_lock(l);
-	uint64_t v = l->outbox.parts[p].snap_seen;
+	uint64_t v = ledger_snap_newest(&l->outbox, p);
 	ledger_unlock(l);
 	ledger_unlock_counts(l);
 	return v;
@@ -467,7 +473,7 @@ static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
 	w->skip = xcalloc(s->ncounts + 1, sizeof *w->skip);
 	return ledger_view_put_counts(&l->view, l->snap_wb, s,
 	                              s->offset < ledger_replica_ckpt_hi(&l->replica, w->p),
-	                              ledger_snap_before(l, w->p, s->offset), w->skip);
+	                              ledger_snap_before(&l->outbox, w->p, s->offset), w->skip);
 }
 
 /* Stages that s is the newest p has seen and, with its last part, what
@@ -475,13 +481,14 @@ static int snapshot_counts(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l)
 static void snapshot_confirm_stage(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_MU(l))
 {
 	const wire_snapshot *s = w->s;
-	ledger_snap_seen_stage(l, l->snap_wb, w->p, s->offset);
+	ledger_snap_seen_stage(&l->outbox, l->snap_wb, w->p, s->offset);
 	/* Before its counts are shown: they hold ops this instance's
 	 * overlay holds too, when another instance sealed and sent them. */
-	ledger_confirm_overtaken(l, w->p, s);
+	if (!ledger_following(l))
+		ledger_confirm_overtaken(&l->outbox, w->p, s);
 	if (s->last) {
 		w->confirm = s;
-		ledger_confirm_stage(l, l->snap_wb, w->p, s, &w->conf);
+		ledger_confirm_stage(&l->outbox, l->snap_wb, w->p, s, &w->conf);
 	}
 }
 
@@ -508,9 +515,9 @@ static void snapshot_show(ledger *l, count_write *w) TSA_REQUIRES(LEDGER_CMU(l))
 	ledger_count_show(l, w);
 	if (w->rc == 0) {
 		l->st.snapshots_applied++;
-		ledger_snap_seen(l, w->p, s->offset);
+		ledger_snap_seen(&l->outbox, w->p, s->offset);
 		if (s->last)
-			w->pump = ledger_confirm_finish(l, w->p, s, &w->conf);
+			w->pump = ledger_confirm_finish(&l->outbox, w->p, s, &w->conf);
 	}
 	ledger_unlock(l);
 }
@@ -530,7 +537,7 @@ int ledger_apply_snapshot(ledger *l, const wire_snapshot *s, int64_t msg_offset)
 	 * same offset carries the same counts and applied sequences, and is
 	 * applied again: that changes nothing. Decided, and the counts
 	 * staged with their stored versions read, before the writer mutex. */
-	bool stale = ledger_snap_stale(l, w.p, s->offset);
+	bool stale = ledger_snap_stale(&l->outbox, w.p, s->offset);
 	if (!stale)
 		w.rc = snapshot_counts(l, &w);
 	bool staged = !stale && w.rc == 0;
@@ -557,7 +564,7 @@ int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
 bool ledger_accepting(ledger *l)
 {
 	ledger_lock(l);
-	bool ok = l->st.pending_bytes < l->o.budget_bytes;
+	bool ok = ledger_outbox_stat(&l->outbox)->pending_bytes < l->o.budget_bytes;
 	ledger_unlock(l);
 	return ok;
 }
@@ -567,6 +574,7 @@ bool ledger_accepting(ledger *l)
 static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
+	ledger_outbox_stats(&l->outbox, out);
 	ledger_view_stats(&l->view, out);
 	ledger_members_stats(&l->members, out);
 	out->ops_replayed = atomic_load_explicit(&l->replays, memory_order_relaxed);
@@ -583,7 +591,7 @@ void ledger_get_memory(const ledger *l, ledger_memory *out)
 {
 	ledger_view_memory(&l->view, out);
 	out->member_filter = ledger_members_bytes(&l->members);
-	out->outbox = ledger_outbox_bytes(l);
+	out->outbox = ledger_outbox_bytes(&l->outbox);
 }
 
 size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
@@ -591,7 +599,7 @@ size_t ledger_get_parts(ledger *l, ledger_part_info *out, size_t max)
 	size_t n = l->o.partitions < max ? l->o.partitions : max;
 	ledger_lock(l);
 	for (size_t p = 0; p < n; p++) {
-		view_said said = ledger_outbox_said(l, (uint32_t)p);
+		view_said said = ledger_outbox_said(&l->outbox, (uint32_t)p);
 		out[p] = (ledger_part_info){said.snap_ms, said.snap_offset};
 	}
 	ledger_unlock(l);
@@ -609,7 +617,7 @@ ledger_part_state *ledger_inspect(ledger *l, ledger_summary *sum)
 	                        .window_bytes = l->o.window_bytes};
 	stats_fill(l, &sum->st);
 	for (uint32_t p = 0; p < l->o.partitions; p++)
-		ledger_outbox_inspect(l, p, &out[p]);
+		ledger_outbox_inspect(&l->outbox, p, &out[p]);
 	ledger_unlock(l);
 	return out;
 }

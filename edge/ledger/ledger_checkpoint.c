@@ -46,7 +46,7 @@ int ledger_replica_begin(ledger *l, uint32_t p, int64_t tail)
 		ledger_replica_set(&l->replica, p, &next);
 		vstripe *vs = ledger_vstripe(&l->view, p);
 		ledger_vlock_stripe(&l->view, vs);
-		ledger_view_publish(&l->view, p, ledger_outbox_said(l, p));
+		ledger_view_publish(&l->view, p, ledger_outbox_said(&l->outbox, p));
 		ledger_vunlock(&l->view, vs);
 		ledger_unlock(l);
 	}
@@ -82,8 +82,12 @@ static void checkpoint_stage(ledger *l, count_write *w, replica_part *nrp, wire_
 		nrp->state = LEDGER_REPLICA_COMPLETE;
 		nrp->after_len = 0;
 		w->confirm = eff;
-		ledger_confirm_stage(l, l->snap_wb, w->p, eff, &w->conf);
-		*seq_new = ledger_seq_stage(l, l->snap_wb, w->p, w->conf.applied, seq);
+		ledger_confirm_stage(&l->outbox, l->snap_wb, w->p, eff, &w->conf);
+		/* A follower's sequences are the active's, from the
+		 * changelog: one of its own could land after a newer one
+		 * there. */
+		*seq_new = !ledger_following(l) &&
+		           ledger_seq_stage(&l->outbox, l->snap_wb, w->p, w->conf.applied, seq);
 	}
 	ledger_replica_put(l->snap_wb, w->p, nrp);
 }
@@ -98,15 +102,15 @@ static void checkpoint_settle(ledger *l, count_write *w, const wire_snapshot *ef
 	if (!w->s->last)
 		return;
 	if (seq_new) {
-		ledger_seq_known(l, w->p, seq);
+		ledger_seq_known(&l->outbox, w->p, seq);
 		/* The view's word of the last sealed sequence, now known. */
 		vstripe *vs = ledger_vstripe(&l->view, w->p);
 		ledger_vlock_stripe(&l->view, vs);
-		ledger_view_publish(&l->view, w->p, ledger_outbox_said(l, w->p));
+		ledger_view_publish(&l->view, w->p, ledger_outbox_said(&l->outbox, w->p));
 		ledger_vunlock(&l->view, vs);
 	}
-	ledger_snap_seen(l, w->p, eff->offset);
-	w->pump = ledger_confirm_finish(l, w->p, eff, &w->conf);
+	ledger_snap_seen(&l->outbox, w->p, eff->offset);
+	w->pump = ledger_confirm_finish(&l->outbox, w->p, eff, &w->conf);
 	log_info("replica complete",
 	         "partition=%u version=%" PRIu64 " to_version=%" PRIu64 " counts=%" PRIu64, w->p,
 	         rp->ckpt_lo, rp->ckpt_hi, rp->loaded);
@@ -133,15 +137,17 @@ int ledger_replica_apply(ledger *l, const wire_snapshot *s, uint32_t gen)
 		w.rc = ERR_AGAIN;
 	} else {
 		w.skip = xcalloc(s->ncounts + 1, sizeof *w.skip);
-		w.rc = ledger_view_put_counts(&l->view, l->snap_wb, s, true,
-		                              ledger_snap_before(l, w.p, s->offset), w.skip);
+		w.rc =
+		    ledger_view_put_counts(&l->view, l->snap_wb, s, true,
+		                           ledger_snap_before(&l->outbox, w.p, s->offset), w.skip);
 	}
 	bool staged = w.rc == 0;
 	ledger_lock(l);
 	replica_part nrp = *rp;
 	if (staged) {
 		/* Before its counts are shown, as a snapshot's (ledger.c). */
-		ledger_confirm_overtaken(l, w.p, s);
+		if (!ledger_following(l))
+			ledger_confirm_overtaken(&l->outbox, w.p, s);
 		checkpoint_stage(l, &w, &nrp, &eff, &seq_new, &seq);
 		ledger_count_begin(l, &w);
 	}

@@ -395,13 +395,13 @@ static void commit_op(ledger *l, group *g, size_t i, pend_rec *grec, uint64_t wa
 		pend_rec *rec = grec;
 		if (g->apart[go->p]) {
 			char key[EKEY_PART_SEQ_LEN];
-			rec = ledger_outbox_record(l, key,
+			rec = ledger_outbox_record(&l->outbox, key,
 			                           ekey_part_seq(key, EKEY_RUN, go->p, op->opno),
 			                           g->per_part[go->p]);
 		}
 		run = (op_run){rec, g->per_part[go->p]};
 	}
-	ledger_outbox_append(l, go->p, op, go->bytes, run, wall_ms);
+	ledger_outbox_append(&l->outbox, go->p, op, go->bytes, run, wall_ms);
 }
 
 /* The hot-items sketch learns written g's accepted ops. It has a lock of
@@ -474,7 +474,7 @@ typedef struct full_list {
 static void seal_full(ledger *l, const full_list *fl, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
 {
 	for (size_t i = 0; i < fl->n; i++)
-		ledger_outbox_seal_full(l, fl->p[i], wall_ms);
+		ledger_seal_full(l, fl->p[i], wall_ms);
 }
 
 /* After g's write (rc): its ops into the overlay and the open batches,
@@ -515,7 +515,8 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 		char key[EKEY_GROUP_LEN];
 		pend_rec *grec = NULL;
 		if (in_grec)
-			grec = ledger_outbox_record(l, key, ekey_group(key, g->gno), in_grec);
+			grec =
+			    ledger_outbox_record(&l->outbox, key, ekey_group(key, g->gno), in_grec);
 		for (size_t i = 0; i < g->n; i++)
 			commit_op(l, g, i, grec, wall_ms);
 	}
@@ -546,7 +547,7 @@ static void group_finish(ledger *l, group *g, int rc, uint64_t wall_ms, wake_lis
 	fl->n = 0;
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		uint32_t p = g->ops[i].p;
-		if (g->head[p] == i + 1 && ledger_outbox_full(l, p))
+		if (g->head[p] == i + 1 && ledger_outbox_full(&l->outbox, p))
 			fl->p[fl->n++] = p;
 	}
 	group_reset(g);

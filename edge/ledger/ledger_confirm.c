@@ -12,7 +12,7 @@
  * Under the writer mutex but where a function says otherwise (the read
  * of the confirmed batches runs with only the count writers' mutex).
  */
-#include "edge/ledger/ledger_int.h"
+#include "edge/ledger/outbox_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,10 +29,10 @@
 
 /* Drops confirmed batches [0, ndrop) of p from memory and the overlay
  * (c->out: each op takes out what it put in, nothing for a repeat). */
-static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
+static void drop_confirmed(struct outbox *ob, uint32_t p, const ledger_confirm *c)
 {
-	outbox_part *pt = &l->outbox.parts[p];
-	vstripe *vs = ledger_vstripe(&l->view, p);
+	outbox_part *pt = &ob->parts[p];
+	vstripe *vs = ledger_vstripe(ob->view, p);
 	for (size_t i = 0; i < c->nout; i += OUT_AHEAD) {
 		size_t m = c->nout - i < OUT_AHEAD ? c->nout - i : OUT_AHEAD;
 		for (size_t j = 0; j < m; j++)
@@ -43,9 +43,9 @@ static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 		}
 	}
 	for (size_t i = 0; i < c->ndrop; i++) {
-		l->st.pending_bytes -= pt->sealed[i].len;
-		l->st.pending_batches--;
-		l->st.batches_applied++;
+		ob->st.pending_bytes -= pt->sealed[i].len;
+		ob->st.pending_batches--;
+		ob->st.batches_applied++;
 	}
 	if (c->ndrop) {
 		memmove(pt->sealed, pt->sealed + c->ndrop,
@@ -56,13 +56,14 @@ static void drop_confirmed(ledger *l, uint32_t p, const ledger_confirm *c)
 
 /* What s says central applied of this edge's batches of its partition
  * (0 when it names this edge not), and the lowest it holds after a gap. */
-static void edge_word(const ledger *l, const wire_snapshot *s, uint64_t *applied, uint64_t *held)
+static void edge_word(const struct outbox *ob, const wire_snapshot *s, uint64_t *applied,
+                      uint64_t *held)
 {
 	*applied = *held = 0;
 	for (uint32_t i = 0; i < s->nedges; i++) {
 		const wire_edge_seq *e = &s->edges[i];
-		if (e->edge.n == strlen(l->edge_id) &&
-		    memcmp(e->edge.p, l->edge_id, e->edge.n) == 0) {
+		if (e->edge.n == strlen(ob->edge_id) &&
+		    memcmp(e->edge.p, ob->edge_id, e->edge.n) == 0) {
 			if (e->applied > *applied)
 				*applied = e->applied;
 			*held = e->held;
@@ -70,14 +71,14 @@ static void edge_word(const ledger *l, const wire_snapshot *s, uint64_t *applied
 	}
 }
 
-void ledger_confirm_stage(ledger *l, store_batch *wb, uint32_t p, const wire_snapshot *s,
+void ledger_confirm_stage(struct outbox *ob, store_batch *wb, uint32_t p, const wire_snapshot *s,
                           ledger_confirm *c)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	outbox_part *pt = &ob->parts[p];
 	char key[EKEY_PART_SEQ_LEN];
 	unsigned char val[24];
 	uint64_t said;
-	edge_word(l, s, &said, &c->held);
+	edge_word(ob, s, &said, &c->held);
 	c->applied = said > pt->applied ? said : pt->applied;
 	c->ndrop = 0;
 	while (c->ndrop < pt->nsealed && pt->sealed[c->ndrop].seq <= c->applied)
@@ -118,7 +119,7 @@ static void out_entry(void *ctx, wire_str counter, wire_str item, int64_t delta)
 	sbuf_put(&c->keys, key, kn);
 }
 
-void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
+void ledger_confirm_read(const struct outbox *ob, uint32_t p, ledger_confirm *c)
 {
 	char key[EKEY_PART_SEQ_LEN];
 	size_t cap = 0;
@@ -127,7 +128,7 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 		char *batch;
 		size_t len;
 		int rc =
-		    store_get(l->db, key, ekey_part_seq(key, EKEY_BATCH, p, seq), &batch, &len);
+		    store_get(ob->db, key, ekey_part_seq(key, EKEY_BATCH, p, seq), &batch, &len);
 		/* Either way its ops stay in the overlay, counted twice beside
 		 * the snapshot's count, until a restart rebuilds the overlay. */
 		if (rc) {
@@ -149,7 +150,7 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 			c->out = xrealloc(c->out, cap * sizeof *c->out);
 		}
 		/* The 'D' flags: which ops moved the overlay (all, without). */
-		char *flags = ledger_read_flags(&l->view, p, seq, b.nops);
+		char *flags = ledger_read_flags(ob->view, p, seq, b.nops);
 		ledger_batch_deltas(&b, flags, out_entry, c);
 		free(flags);
 		wire_batch_free(&b);
@@ -157,16 +158,16 @@ void ledger_confirm_read(ledger *l, uint32_t p, ledger_confirm *c)
 	}
 }
 
-void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+void ledger_confirm_view(struct outbox *ob, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	outbox_part *pt = &ob->parts[p];
 	c->again = s->offset == pt->snap_offset && pt->snap_offset > 0;
 	/* Versions carry central's input epoch: in a new one the offsets
 	 * below are of another log, and every batch not applied yet may be
 	 * lost with the old one. */
 	c->new_epoch =
 	    pt->snap_offset > 0 && version_epoch(s->offset) > version_epoch(pt->snap_offset);
-	drop_confirmed(l, p, c);
+	drop_confirmed(ob, p, c);
 	pt->confirming = 0;
 	pt->applied = c->applied;
 	if (s->offset >= pt->snap_offset) {
@@ -175,24 +176,24 @@ void ledger_confirm_view(ledger *l, uint32_t p, const wire_snapshot *s, ledger_c
 	}
 }
 
-view_said ledger_outbox_said(const ledger *l, uint32_t p)
+view_said ledger_outbox_said(const struct outbox *ob, uint32_t p)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
-	bool checks = pt->seq_known && l->o.log != &ledger_log_none;
+	const outbox_part *pt = &ob->parts[p];
+	bool checks = pt->seq_known && ob->logged;
 	return (view_said){.snap_offset = pt->snap_offset,
 	                   .snap_ms = pt->snap_ms,
 	                   .applied = pt->applied,
 	                   .sealed = checks ? pt->last_seq : UINT64_MAX};
 }
 
-void ledger_confirm_overtaken(ledger *l, uint32_t p, const wire_snapshot *s)
+void ledger_confirm_overtaken(struct outbox *ob, uint32_t p, const wire_snapshot *s)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
-	if (!pt->seq_known || l->o.log == &ledger_log_none || ledger_following(l))
+	const outbox_part *pt = &ob->parts[p];
+	if (!pt->seq_known || !ob->logged)
 		return;
 	uint64_t applied, held;
-	edge_word(l, s, &applied, &held);
-	if (applied > pt->last_seq && ledger_view_overtake(&l->view))
+	edge_word(ob, s, &applied, &held);
+	if (applied > pt->last_seq && ledger_view_overtake(ob->view))
 		log_error("central applied batches of this edge that this instance never sealed: "
 		          "another instance writes as this edge (or this store and its log are "
 		          "older than central's word of it); its counts are refused from now on",
@@ -201,26 +202,26 @@ void ledger_confirm_overtaken(ledger *l, uint32_t p, const wire_snapshot *s)
 		          p, pt->last_seq, applied, s->offset);
 }
 
-uint64_t ledger_outbox_sealed_to(const ledger *l, uint32_t p)
+uint64_t ledger_outbox_sealed_to(const struct outbox *ob, uint32_t p)
 {
-	return l->outbox.parts[p].sealed_to;
+	return ob->parts[p].sealed_to;
 }
 
-void ledger_confirm_abort(ledger *l, uint32_t p)
+void ledger_confirm_abort(struct outbox *ob, uint32_t p)
 {
-	l->outbox.parts[p].confirming = 0; /* not deleted: they may be sent again */
+	ob->parts[p].confirming = 0; /* not deleted: they may be sent again */
 }
 
-bool ledger_snap_stale(const ledger *l, uint32_t p, uint64_t offset)
+bool ledger_snap_stale(const struct outbox *ob, uint32_t p, uint64_t offset)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
+	const outbox_part *pt = &ob->parts[p];
 	uint64_t newest = pt->snap_offset > pt->snap_seen ? pt->snap_offset : pt->snap_seen;
 	return offset < newest;
 }
 
-void ledger_snap_seen_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t offset)
+void ledger_snap_seen_stage(const struct outbox *ob, store_batch *wb, uint32_t p, uint64_t offset)
 {
-	if (offset <= l->outbox.parts[p].snap_seen)
+	if (offset <= ob->parts[p].snap_seen)
 		return;
 	char key[EKEY_PART_LEN];
 	unsigned char val[8];
@@ -228,27 +229,31 @@ void ledger_snap_seen_stage(const ledger *l, store_batch *wb, uint32_t p, uint64
 	store_batch_put(wb, key, ekey_part(key, EKEY_SNAP_SEEN, p), val, 8);
 }
 
-void ledger_snap_seen(ledger *l, uint32_t p, uint64_t offset)
+void ledger_snap_seen(struct outbox *ob, uint32_t p, uint64_t offset)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	outbox_part *pt = &ob->parts[p];
 	if (offset > pt->snap_seen) {
 		pt->snap_before = pt->snap_seen;
 		pt->snap_seen = offset;
 	}
 }
 
-uint64_t ledger_snap_before(const ledger *l, uint32_t p, uint64_t offset)
+uint64_t ledger_snap_newest(const struct outbox *ob, uint32_t p)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
+	return ob->parts[p].snap_seen;
+}
+
+uint64_t ledger_snap_before(const struct outbox *ob, uint32_t p, uint64_t offset)
+{
+	const outbox_part *pt = &ob->parts[p];
 	return offset > pt->snap_seen ? pt->snap_seen : pt->snap_before;
 }
 
-bool ledger_seq_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t applied, uint64_t *seq)
+bool ledger_seq_stage(const struct outbox *ob, store_batch *wb, uint32_t p, uint64_t applied,
+                      uint64_t *seq)
 {
-	const outbox_part *pt = &l->outbox.parts[p];
-	/* A follower's sequences are the active's, from the changelog: one
-	 * of its own could land after a newer one there. */
-	if (pt->seq_known || ledger_following(l))
+	const outbox_part *pt = &ob->parts[p];
+	if (pt->seq_known)
 		return false;
 	*seq = applied > pt->last_seq ? applied : pt->last_seq;
 	/* Written even when 0: a restart must know it is known. */
@@ -256,16 +261,16 @@ bool ledger_seq_stage(const ledger *l, store_batch *wb, uint32_t p, uint64_t app
 	return true;
 }
 
-void ledger_seq_known(ledger *l, uint32_t p, uint64_t seq)
+void ledger_seq_known(struct outbox *ob, uint32_t p, uint64_t seq)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	outbox_part *pt = &ob->parts[p];
 	pt->last_seq = seq;
 	pt->seq_known = true;
 }
 
-bool ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
+bool ledger_confirm_finish(struct outbox *ob, uint32_t p, const wire_snapshot *s, ledger_confirm *c)
 {
-	outbox_part *pt = &l->outbox.parts[p];
+	outbox_part *pt = &ob->parts[p];
 	bool again = c->again, new_epoch = c->new_epoch;
 	/* Central read past a batch without applying it (dropped by the
 	 * broker, or held behind a gap): send it again. */
@@ -286,7 +291,7 @@ bool ledger_confirm_finish(ledger *l, uint32_t p, const wire_snapshot *s, ledger
 			         p, b->seq, b->offset, s->offset, c->applied);
 		}
 	}
-	return ledger_pump_memory(l, p) != 0;
+	return ledger_outbox_send(ob, p, NULL) != 0;
 }
 
 void ledger_confirm_free(ledger_confirm *c)

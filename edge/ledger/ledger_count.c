@@ -22,7 +22,7 @@
 void ledger_count_store(ledger *l, count_write *w)
 {
 	if (w->confirm)
-		ledger_confirm_read(l, w->p, &w->conf);
+		ledger_confirm_read(&l->outbox, w->p, &w->conf);
 	/* The confirmed batches' deletion to the changelog first, as a hint:
 	 * should it fail, a store rebuilt from the log holds them again and
 	 * sends them again, and central drops them as repeats. */
@@ -54,13 +54,13 @@ void ledger_count_show(ledger *l, count_write *w)
 	if (w->rc == 0) {
 		ledger_cache_counts(&l->view, w->s, w->skip, w->only_cached);
 		if (w->confirm)
-			ledger_confirm_view(l, w->p, w->confirm, &w->conf);
-		ledger_view_publish(&l->view, w->p, ledger_outbox_said(l, w->p));
+			ledger_confirm_view(&l->outbox, w->p, w->confirm, &w->conf);
+		ledger_view_publish(&l->view, w->p, ledger_outbox_said(&l->outbox, w->p));
 	}
 	ledger_view_end(&l->view, w->p);
 	ledger_vunlock(&l->view, vs);
 	if (w->rc && w->confirm)
-		ledger_confirm_abort(l, w->p);
+		ledger_confirm_abort(&l->outbox, w->p);
 }
 
 int ledger_count_done(ledger *l, count_write *w)

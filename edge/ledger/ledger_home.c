@@ -591,7 +591,7 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 		if (d->gone || d->again || !ekey_member_parse(d->mkey, d->mkn, counter, item, user))
 			continue;
 		uint32_t p = partition_of(item, strlen(item), l->o.partitions);
-		if (ledger_outbox_oldest_ms(l, p) < cut_ms + SWEEP_MARGIN_MS) {
+		if (ledger_outbox_oldest_ms(&l->outbox, p) < cut_ms + SWEEP_MARGIN_MS) {
 			out->held++;
 			continue;
 		}

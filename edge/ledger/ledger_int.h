@@ -2,7 +2,7 @@
  * and the count write that snapshots and checkpoint messages share. Not
  * for other modules.
  *
- * struct ledger holds five concepts, each owned by one file, which alone
+ * struct ledger holds six concepts, each owned by its files, which alone
  * changes its fields; another file goes through the functions declared
  * in the concept's own header (records_int.h holds the ops and records
  * they all pass around):
@@ -12,10 +12,15 @@
  *                   op numbers, the clock
  *   struct members  members_int.h, ledger_members.c: the membership
  *                   filter and the membership reads it spares (no lock)
- *   struct outbox   outbox_int.h, ledger_outbox.c: per partition the open
- *                   batch, sealing, the sealed batches and their sending
- *                   (window, resend), confirmation, and what central's
- *                   snapshots said last
+ *   struct outbox   outbox_int.h, ledger_outbox.c, ledger_confirm.c: per
+ *                   partition the open batch, a seal's steps, the sealed
+ *                   batches and their sending (window, resend),
+ *                   confirmation, and what central's snapshots said
+ *                   last; its functions take struct outbox (given the
+ *                   options, the store, the view and the edge's
+ *                   identity at init), not struct ledger
+ *   struct sealer   below, ledger_seal.c: the one seal under way; runs
+ *                   a seal's steps and the pump around the writer mutex
  *   struct view     view_int.h, ledger_view.c: what count reads look at:
  *                   the overlay, the count caches, read-through counts,
  *                   the partitions' published views; its functions
@@ -38,7 +43,7 @@
  * counts. It keeps them one at a time, so that a snapshot can do its
  * store write (and its fsync) with only cmu held: likes, seals and sends
  * go on meanwhile. The writer mutex (mu) guards struct commit, struct
- * outbox, struct replica, the store batch wb and the stats st:
+ * outbox, struct sealer, struct replica, the store batch wb and the stats st:
  * everything writes, seals, sends, snapshots and checkpoint loads
  * change. No store read is made under it: a write reads its stored
  * memberships and idempotency record before it (and again before it,
@@ -54,7 +59,7 @@
  * holder lets it go for store writes too: a snapshot's or checkpoint
  * message's in a phase of its own between two locked ones (ledger.c's
  * ledger_apply_snapshot, ledger_replica_apply: ledger_count_store), a
- * seal's (one at a time: outbox.sealing) through ledger_outside, and a
+ * seal's (one at a time: sealer.sealing) through ledger_outside, and a
  * group's (and with a changelog its copy's acknowledgement) in
  * commit_taken's phases, whichever thread writes it (the
  * commit thread, or without one the loop that commits, or the writer
@@ -152,6 +157,33 @@ int ledger_log_copy(ledger *l, store_batch *wb, bool may_defer);
  * is undone there. The store's result. mu not held. */
 int ledger_log_write(ledger *l, store_batch *wb, const store_batch *copy, bool may_defer);
 
+/* === sealing and sending (ledger_seal.c) ================================= */
+
+/* The seal under way: its store write runs with the writer mutex let go
+ * (ledger_seal), one at a time: sealing is set meanwhile, and done is
+ * broadcast when it ends. wb is its store batch. Under mu. */
+struct sealer {
+	bool sealing;
+	unsigned waiters; /* threads waiting for it (tests watch this) */
+	pthread_cond_t done;
+	store_batch *wb;
+};
+
+void ledger_sealer_init(struct sealer *s);
+void ledger_sealer_free(struct sealer *s);
+/* Seals partition p's open batch, its ops numbered up to upto (why: what
+ * sealed it, counted in sealed_by):
+ * one store write, made with the mutex let go (the caller's state may
+ * change meanwhile, as across ledger_wait). Mutex held. */
+int ledger_seal(ledger *l, uint32_t p, uint64_t wall_ms, ledger_seal_why why, uint64_t upto)
+    TSA_REQUIRES(LEDGER_MU(l));
+/* Seals p's open batch while it holds a batch's worth (after a group
+ * filled it); a failure is logged, the ops stay open. Mutex held. */
+void ledger_seal_full(ledger *l, uint32_t p, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
+/* Seals the open batches that are old enough (with force, every one),
+ * each in as many batches as it takes: 0 or the first seal's error. */
+int ledger_seal_each_due(ledger *l, uint64_t wall_ms, bool force) TSA_REQUIRES(LEDGER_MU(l));
+
 /* === struct ledger ====================================================== */
 
 struct ledger {
@@ -176,6 +208,7 @@ struct ledger {
 	struct members members;
 	atomic_uint_fast64_t replays; /* writes answered from a record (ledger_stage.c; no lock) */
 	struct outbox outbox;
+	struct sealer sealer;
 	struct view view;
 	struct replica replica;
 	/* A follower's (ledger_opts.follower) until the log says it took
@@ -202,16 +235,6 @@ struct ledger {
 	/* ledger_idem_sweep's place (idem.h). Its caller's thread only. */
 	idem_sweeper idem_cursor;
 };
-
-static inline bool ledger_outbox_full(const ledger *l, uint32_t p)
-{
-	return l->outbox.parts[p].open.len >= l->o.seal_ops;
-}
-
-static inline bool ledger_outbox_can_seal(const ledger *l, uint32_t p)
-{
-	return l->outbox.parts[p].seq_known;
-}
 
 /* The count writers' mutex (see the top of this file). Not timed: it is
  * taken by the upstream thread (snapshots, the seal tick, a snapshot

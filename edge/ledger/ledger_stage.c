@@ -348,7 +348,7 @@ static void group_add(ledger *l, staged *s)
 		g->ops[g->tail[p] - 1].next = at;
 	} else {
 		g->head[p] = at;
-		g->apart[p] = !ledger_outbox_can_seal(l, p);
+		g->apart[p] = !ledger_outbox_can_seal(&l->outbox, p);
 	}
 	g->tail[p] = at;
 	s->op.counter = NULL; /* the group owns the strings now */
@@ -425,7 +425,7 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	 * record is read again before the mutex. */
 	if (idem && ledger_idem_joined(l, seen, ih))
 		return STAGE_REREAD;
-	if (l->st.pending_bytes >= l->o.budget_bytes) {
+	if (ledger_outbox_stat(&l->outbox)->pending_bytes >= l->o.budget_bytes) {
 		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		return ERR_FULL;
 	}

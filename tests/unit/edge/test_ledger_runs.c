@@ -695,7 +695,7 @@ Test(ledger_runs, a_seal_whose_write_fails_while_a_group_joins_keeps_every_recor
 }
 
 /* A second thread that seals what a group filled in partition p
- * (ledger_outbox_seal_full, as the commit thread does) while a seal of p
+ * (ledger_seal_full, as the commit thread does) while a seal of p
  * writes: it finds the batch full (the ops being sealed stay in it until
  * the write is done) and waits for that seal, which the hook holds
  * until it does (5 s at most). */
@@ -706,7 +706,7 @@ static void *seal_full_main(void *arg)
 {
 	uint32_t p = (uint32_t)(uintptr_t)arg;
 	ledger_lock(T.l);
-	ledger_outbox_seal_full(T.l, p, WALL);
+	ledger_seal_full(T.l, p, WALL);
 	ledger_unlock(T.l);
 	return NULL;
 }
@@ -719,7 +719,7 @@ static void during_seal_another(void *ctx)
 	second_started = pthread_create(&second_sealer, NULL, seal_full_main, ctx) == 0;
 	for (int ms = 0; second_started && !second_waited && ms < 5000; ms++) {
 		pthread_mutex_lock(&T.l->mu);
-		second_waited = T.l->outbox.seal_waiters > 0;
+		second_waited = T.l->sealer.waiters > 0;
 		pthread_mutex_unlock(&T.l->mu);
 		if (!second_waited)
 			usleep(1000);
