@@ -1,9 +1,18 @@
-/* commit_int.h - struct commit, owned by ledger_commit.c (with ledger_stage.c,
- * which stages into its open group): the groups, the commit threads,
- * the group records, op numbers and the clock, and the only functions
- * other files call on it (the membership filter the groups' records go
- * into is struct members, members_int.h). Private to
- * edge/ledger/ (ledger_int.h includes it; the locks are its).
+/* commit_int.h - struct commit, owned by ledger_group.c: the open group
+ * and the groups in flight, the send turn, the group records, op numbers
+ * and the clock, and the only functions other files call on it (the
+ * membership filter the groups' records go into is struct members,
+ * members_int.h). Private to edge/ledger/ (ledger_int.h includes it; the
+ * send turn's lock is its).
+ *
+ * The groups sit on the outbox, the view and the members: struct commit
+ * is given them at init, and its functions take struct commit, never
+ * struct ledger. Taking a group into flight, its copy to the log and its
+ * store write, the commit threads and every wait on the writer mutex
+ * are ledger_commit.c's (ledger_int.h), one layer up; a write's staging
+ * (ledger_stage.c) and the home stream (ledger_home.c) stage through the
+ * functions below. Under the writer mutex, but where a function says
+ * otherwise.
  */
 #ifndef EDGE_LEDGER_COMMIT_INT_H
 #define EDGE_LEDGER_COMMIT_INT_H
@@ -13,7 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "edge/ledger/idem.h"
+#include "edge/ledger/members_int.h"
+#include "edge/ledger/outbox_int.h"
 #include "edge/ledger/records_int.h"
+#include "edge/ledger/view_int.h"
 #include "hlc.h"
 #include "store.h"
 
@@ -90,16 +103,28 @@ typedef struct group {
 /* Groups in flight at once at most: taken, and not yet finished. */
 #define COMMIT_DEPTH_MAX 2
 
-/* Records and group commit. Under mu, with three exceptions: the thread
- * that took a group builds and writes its store batch with mu let go
- * (nobody changes a group in flight; stagers only read its indexes,
- * under mu), the send turn (turn_mu), and finished is atomic (read with
- * no lock). */
+/* The groups' share of ledger_stats (the fields of the same names),
+ * under the writer mutex; ledger_group_stats copies them out. */
+typedef struct commit_stats {
+	uint64_t ops_accepted, ops_duplicate;
+	uint64_t commits, commits_failed;
+	uint64_t commit_write_ns, commit_write_cpu_ns;
+} commit_stats;
+
+/* The groups. Under mu, with two exceptions: the thread that took a
+ * group builds its records with mu let go (nobody changes a group in
+ * flight; stagers only read its indexes, under mu), the send turn
+ * (turn_mu), and finished is atomic (read with no lock). */
 struct commit {
+	const ledger_opts *o; /* the ledger's, read-only */
+	struct view *view;
+	struct outbox *outbox;
+	struct members *members;
 	/* The open group (g: writes stage into it) and the groups taken
-	 * and not finished (commit_taken), oldest first: fly[0..nfly). They
-	 * take turns in grp[]. At most depth are in flight: 1, or more when
-	 * the group's copy is pipelined (ledger_opts.commit_depth). */
+	 * and not finished (ledger_group_take), oldest first:
+	 * fly[0..nfly). They take turns in grp[]. At most depth are in
+	 * flight: 1, or more when the group's copy is pipelined
+	 * (ledger_opts.commit_depth). */
 	group grp[COMMIT_DEPTH_MAX + 1];
 	group *g;
 	group *fly[COMMIT_DEPTH_MAX];
@@ -143,86 +168,193 @@ struct commit {
 		bool marks; /* it put a move's mark */
 		uint64_t bits[MEMBER_BITS / 64];
 	} member_recent[MEMBER_RECENT];
-	bool async;                         /* commit threads run */
-	bool asked;                         /* ledger_commit asked since the last take */
-	bool stopping;                      /* the commit threads are to end */
-	pthread_t thread[COMMIT_DEPTH_MAX]; /* one per group in flight */
-	unsigned nthreads;
-	pthread_cond_t work; /* commit threads: asked, or stopping */
-	pthread_cond_t done; /* a group in flight written and resolved (the
-	                        commit threads wait on it too, for room) */
+	commit_stats st;
 };
 
-/* Sets up and frees the groups (not the thread). */
-void ledger_group_init(ledger *l);
-void ledger_group_free(ledger *l);
-/* Starts the commit threads (one per group in flight): 0 or ERR_IO. */
-int ledger_committer_start(ledger *l);
-/* ledger_stop_commits (ledger.h): staged writes stay staged. */
-/* The home stream's horizons ('H') into l->home_from: start-up. */
-int ledger_home_load(ledger *l);
-/* A follower's write: the horizons its 'H' puts carry. */
-void ledger_home_note(ledger *l, const store_batch *wb);
+/* Sets up the groups, given what they read and change below them (o:
+ * the partitions, the commit depth, the telemetry), and frees them: the
+ * tickets of groups never written end ERR_CLOSED. */
+void ledger_group_init(struct commit *c, const ledger_opts *o, struct view *v, struct outbox *ob,
+                       struct members *m);
+void ledger_group_free(struct commit *c);
+/* The groups' share of the stats into out. */
+void ledger_group_stats(const struct commit *c, ledger_stats *out);
+
+/* --- recovery: at start-up, for each op and group record read back --------- */
+
+/* The clock goes on after every op's hlc (pending or sealed), op numbers
+ * after every pending op's opno in partition p, and no new group record
+ * takes a number read back. */
+void ledger_clock_seen(struct commit *c, uint64_t stamp);
+void ledger_opno_seen(struct commit *c, uint32_t p, uint64_t opno);
+void ledger_gno_seen(struct commit *c, uint64_t gno);
+
+/* --- staging into the open group (mu held) ---------------------------------- */
+
+/* Groups that joined the overlay so far (commit.finished): read with no
+ * lock before the reads a stager makes, and again under mu. */
+static inline uint64_t ledger_groups_finished(const struct commit *c)
+{
+	return atomic_load_explicit(&c->finished, memory_order_acquire);
+}
 /* The groups stagers look up, newest first: the open one, then those
  * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
- * many. mu held. */
-size_t ledger_groups_live(const ledger *l, const group **gs);
+ * many. */
+size_t ledger_groups_live(const struct commit *c, const group **gs);
 /* The newest staged state of a pair (probe's names; member key mkey,
  * hashed mhash): in the live groups (ledger_groups_live), newest first,
  * an op of it (*op) before a home put (*hp). false when none holds
- * it. mu held. */
-bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
-                         size_t mkn, const pend_op **op, const home_put **hp);
-/* Writes the open group (when it is empty: waits for the groups in
- * flight), after the groups in flight, then seals the batches it
- * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
- * the caller checks again what it relies on. */
-int ledger_group_commit(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
-/* ledger_group_commit with a ticket of the caller's own in the open
- * group (a write that is no request's): 0 once the group is durable,
- * else its error. */
-int ledger_group_commit_own(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
-/* What another file stages into the open group, through the commit
- * (mutex held): a home put (ledger_home.c); a record put into the
- * group's store batch, with filter its key into the membership filter
- * first, as an 'M' goes; the clock moved past a stamp the group takes. */
-void ledger_group_home(ledger *l, const home_put *h) TSA_REQUIRES(LEDGER_MU(l));
-void ledger_group_put(ledger *l, const char *k, size_t kn, const void *v, size_t vn, bool filter)
-    TSA_REQUIRES(LEDGER_MU(l));
-void ledger_clock_observe(ledger *l, uint64_t stamp, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
-/* Makes room in the open group for n ops and, with idem, a record of the
- * key whose ledger_idem_hash is ih: writes the open group first when it
- * is full or holds that key already, and waits for the group being
- * written while it holds the key, so that a retry sees its first try.
- * Lets the mutex go (as ledger_group_commit); returns with room. */
-void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
-    TSA_REQUIRES(LEDGER_MU(l));
+ * it. */
+bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t mhash,
+                         const char *mkey, size_t mkn, const pend_op **op, const home_put **hp);
+/* What the live groups' ops add to the count of probe's counter and item
+ * (its pair key hashed h). */
+int64_t ledger_groups_delta(const struct commit *c, uint64_t h, const pend_op *probe);
+/* The op number a new op of partition p takes after the live groups'. */
+uint64_t ledger_groups_next_opno(const struct commit *c, uint32_t p);
+/* The stamp of a new op: after seen (a client's or a pair's clock; 0:
+ * none) and every stamp given. The clock as a whole is saved and put
+ * back by a staging that fails half way. */
+uint64_t ledger_clock_stamp(struct commit *c, uint64_t seen, uint64_t wall_ms);
+static inline hlc ledger_clock_get(const struct commit *c)
+{
+	return c->clock;
+}
+static inline void ledger_clock_put(struct commit *c, hlc saved)
+{
+	c->clock = saved;
+}
+/* The clock moved past a stamp the group takes (a home put's). */
+void ledger_clock_observe(struct commit *c, uint64_t stamp, uint64_t wall_ms);
+/* Moves a staged op into the open group's indexes, which take its
+ * strings (op->counter becomes NULL): its partition's chain, its count
+ * (its pair key hashed pair_h) and, for a set op, its membership (member
+ * key hashed mhash). Its store records are put at the commit
+ * (ledger_group_record), outside the mutex. */
+void ledger_group_add(struct commit *c, pend_op *op, uint32_t p, uint32_t bytes, uint64_t pair_h,
+                      bool set, uint64_t mhash);
+/* A write's idempotency record (its answer, len bytes; its key hashed
+ * ih), put in the open group. */
+void ledger_group_idem(struct commit *c, const idem_req *req, const char *answer, size_t len,
+                       uint64_t ih);
+/* t waits on the open group's outcome. */
+void ledger_group_ticket(struct commit *c, ledger_ticket *t);
+/* What another file stages into the open group: a home put
+ * (ledger_home.c); a record put into the group's store batch, with
+ * filter its key into the membership filter first, as an 'M' goes; a
+ * move's mark put in it (stagers of the home stream look again). */
+void ledger_group_home(struct commit *c, const home_put *h);
+void ledger_group_put(struct commit *c, const char *k, size_t kn, const void *v, size_t vn,
+                      bool filter);
+void ledger_group_marks(struct commit *c);
+/* The open group: nothing to write (no op, no home put, no ticket); its
+ * ops; room in it for n ops and, with idem, a record of the key hashed
+ * ih (not full of records, not holding that key). */
+bool ledger_group_empty(const struct commit *c);
+size_t ledger_group_nops(const struct commit *c);
+bool ledger_group_fits(const struct commit *c, size_t n, bool idem, uint64_t ih);
 /* True when a group that joined the overlay after finished was seen
  * (commit.finished) may have held the key hashed ih, so its record may
  * be in the store now: one of the last IDEM_RECENT groups held it, or
  * more have joined than those. */
-bool ledger_idem_joined(const ledger *l, uint64_t seen, uint64_t ih);
-/* Under the mutex: true when a group that joined the overlay after
- * finished was seen may have written the member key hashed mhash (XXH3
- * of ekey_member), so a read of it made before may be stale: a filter
- * of one of the last MEMBER_RECENT groups has its bit, or more have
- * joined than those. */
-bool ledger_member_joined(ledger *l, uint64_t seen, uint64_t mhash) TSA_REQUIRES(LEDGER_MU(l));
+bool ledger_idem_joined(const struct commit *c, uint64_t seen, uint64_t ih);
+/* True when a group that joined the overlay after finished was seen
+ * may have written the member key hashed mhash (XXH3 of ekey_member),
+ * so a read of it made before may be stale: a filter of one of the last
+ * MEMBER_RECENT groups has its bit, or more have joined than those. */
+bool ledger_member_joined(const struct commit *c, uint64_t seen, uint64_t mhash);
 /* The same for the home marks of moves: true when a group that joined
  * since seen put one, or more have joined than MEMBER_RECENT. */
-bool ledger_marks_joined(ledger *l, uint64_t seen) TSA_REQUIRES(LEDGER_MU(l));
-/* Under the mutex: the open group or a group in flight holds the
- * idempotency key hashed ih (a retry of a write not finished yet). */
-bool ledger_idem_pending(const ledger *l, uint64_t ih);
+bool ledger_marks_joined(const struct commit *c, uint64_t seen);
+/* The open group or a group in flight holds the idempotency key hashed
+ * ih (a retry of a write not finished yet); a group in flight does. */
+bool ledger_idem_pending(const struct commit *c, uint64_t ih);
+bool ledger_idem_in_flight(const struct commit *c, uint64_t ih);
 /* The hash of (user, idempotency key) the groups keep. Pure. */
 uint64_t ledger_idem_hash(const char *user, const char *key);
-/* At start-up, for each op read back from the store: the clock goes on
- * after every op's hlc (pending or sealed), and op numbers after every
- * pending op's opno in partition p. */
-void ledger_clock_seen(ledger *l, uint64_t stamp);
-void ledger_opno_seen(ledger *l, uint32_t p, uint64_t opno);
-/* At start-up, for each group record in the store: no new one takes its
- * number. */
-void ledger_gno_seen(ledger *l, uint64_t gno);
+
+/* --- a group's flight (ledger_commit.c runs the phases) --------------------- */
+
+#define WAKE_MAX 64 /* distinct wakes called per group; more: each at once */
+
+/* The distinct wakes of a group's tickets, to be called once each. */
+typedef struct wake_list {
+	struct {
+		void (*fn)(void *);
+		void *ctx;
+	} w[WAKE_MAX];
+	size_t n;
+} wake_list;
+
+/* Calls each wake of wl (system calls: with the mutex let go). */
+void ledger_wakes_call(const wake_list *wl);
+
+/* The partitions whose open batch a group filled: sealed once the group
+ * is finished (a seal lets the mutex go, which a finish may not). */
+typedef struct full_list {
+	uint32_t p[LEDGER_GROUP_OPS];
+	size_t n;
+} full_list;
+
+/* What a group's finish hands back: the wakes to call and the batches to
+ * seal, its own and (when it failed by itself) the open group's, which
+ * failed with it. */
+typedef struct group_answers {
+	wake_list wl, wl_open;
+	full_list fl, fl_open;
+} group_answers;
+
+/* How a group's write went besides its outcome: its serial work's time
+ * and CPU time (records built, copy, store write), and the clock its
+ * finish records. */
+typedef struct group_end {
+	uint64_t write_ns, write_cpu_ns, wall_ms;
+} group_end;
+
+/* The open group may be taken now: fewer than depth in flight, and none
+ * doomed (those staged on a failed group finish before anything staged
+ * since is sent, so that their undoing in the copy reads a store that
+ * no later group has written). */
+bool ledger_group_can_take(const struct commit *c);
+/* Groups in flight now, and at most. */
+static inline size_t ledger_groups_flying(const struct commit *c)
+{
+	return c->nfly;
+}
+static inline unsigned ledger_groups_depth(const struct commit *c)
+{
+	return c->depth;
+}
+/* Takes the open group into flight (numbered, last in the send turn's
+ * order) and opens a new one: the group taken. can_take. */
+group *ledger_group_take(struct commit *c);
+/* Puts g's records into its store batch: its memberships, one group
+ * record holding, per partition it touched, the partition's staged ops
+ * in opno order, and a run of its own for a partition that cannot seal
+ * yet. g does not change meanwhile and one runs at a time (in the send
+ * turn), so the mutex need not be held. */
+void ledger_group_record(struct commit *c, group *g);
+/* The send turn: returns once every group taken before g has sent its
+ * copy; ledger_turn_pass hands it on. No ledger lock. */
+void ledger_turn_wait(struct commit *c, const group *g);
+void ledger_turn_pass(struct commit *c);
+/* g is the oldest group in flight; the error of the group it was staged
+ * on, once that failed (0: none); its ops; its store batch. */
+bool ledger_group_first(const struct commit *c, const group *g);
+int ledger_group_doom(const group *g);
+size_t ledger_group_size(const group *g);
+store_batch *ledger_group_batch(const group *g);
+/* The hot-items sketch learns written g's accepted ops (its own lock:
+ * with the mutex let go, g not changing meanwhile); the finish does not
+ * again. */
+void ledger_group_hot(struct commit *c, group *g);
+/* After the oldest group in flight g was written (rc 0) or not: its ops
+ * into the overlay and the open batches, its tickets resolved (async:
+ * commit threads run, so the wakes go into out for the caller to call),
+ * the batches it filled into out, g out of flight; a group that failed
+ * by itself fails those staged on it: the open group now, the later
+ * ones in flight as they finish. */
+void ledger_group_settle(struct commit *c, group *g, int rc, const group_end *e, bool async,
+                         group_answers *out);
 
 #endif

@@ -5,9 +5,10 @@
  * and the outbox's confirmation in one store write), snapshot resume
  * points, stats and inspect.
  *
- * The concepts and their state are in ledger_commit.c, ledger_outbox.c,
+ * The concepts and their state are in ledger_group.c, ledger_outbox.c,
  * ledger_view.c and ledger_replica.c (each declared in its own header,
- * commit_int.h and the others, with the lock that guards it); a
+ * commit_int.h and the others, with the lock that guards it), and the
+ * steps around the writer mutex in ledger_commit.c and ledger_seal.c; a
  * snapshot's store write is the count write of ledger_count.c. Every entry point here takes the
  * writer mutex, and a partition's view stripe where it reads or changes what readers see. The store
  * handle is borrowed.
@@ -32,8 +33,8 @@ static void load_op(ledger *l, uint32_t p, pend_op op, op_run run, uint64_t now)
 {
 	size_t cl = strlen(op.counter), il = strlen(op.item);
 	size_t bytes = ledger_op_bytes(&op);
-	ledger_opno_seen(l, p, op.opno);
-	ledger_clock_seen(l, op.hlc);
+	ledger_opno_seen(&l->commit, p, op.opno);
+	ledger_clock_seen(&l->commit, op.hlc);
 	vstripe *vs = ledger_vstripe(&l->view, p);
 	ledger_vlock_stripe(&l->view, vs); /* readers, at a promotion */
 	ledger_overlay_add(vs, op.counter, cl, op.item, il,
@@ -134,7 +135,7 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 			if (gno == UINT64_MAX)
 				rc = ERR_CORRUPT;
 			else
-				ledger_gno_seen(l, gno);
+				ledger_gno_seen(&l->commit, gno);
 		}
 		grec_part *parts;
 		uint32_t nparts;
@@ -144,7 +145,7 @@ static int load_pending(ledger *l, enum ekey_tag tag)
 			/* A new run takes no key of one left on disk. */
 			if (tag != EKEY_GROUP && ekey_part_seq_parse(k, kn, &p, &no) &&
 			    p < l->o.partitions)
-				ledger_opno_seen(l, p, no);
+				ledger_opno_seen(&l->commit, p, no);
 			log_error("pending ops do not decode; they stay on disk",
 			          "tag=%c key_bytes=%zu partition=%u number=%" PRIu64, tag, kn, p,
 			          no);
@@ -166,7 +167,7 @@ static void opnos_above_sealed(ledger *l)
 	for (uint32_t p = 0; p < l->o.partitions; p++) {
 		uint64_t to = ledger_outbox_sealed_to(&l->outbox, p);
 		if (to)
-			ledger_opno_seen(l, p, to - 1);
+			ledger_opno_seen(&l->commit, p, to - 1);
 	}
 }
 
@@ -176,7 +177,7 @@ static int load_writer(ledger *l, char *err, size_t errlen)
 	ledger_outbox_seqs_from_replica(&l->outbox, &l->replica);
 	uint64_t clock;
 	int rc = ledger_outbox_load_sealed(&l->outbox, &clock, err, errlen);
-	ledger_clock_seen(l, clock);
+	ledger_clock_seen(&l->commit, clock);
 	if (rc)
 		return rc;
 	/* Single ops ('O', from before runs), runs ('P': from before group
@@ -249,7 +250,8 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	ledger_sealer_init(&l->sealer);
 	ledger_replica_init(&l->replica, l->o.partitions);
 	ledger_view_init(&l->view, &l->o, l->db, &l->replica, l);
-	ledger_group_init(l);
+	ledger_group_init(&l->commit, &l->o, &l->view, &l->outbox, &l->members);
+	ledger_committer_init(&l->committer);
 	ledger_members_init(&l->members, l->o.member_filter_bytes);
 	/* Each partition's sequences and central's last word, the replica,
 	 * then (but for a follower, whose are the changelog's) the writer's
@@ -299,7 +301,8 @@ void ledger_free(ledger *l)
 	ledger_unlock_counts(l);
 	ledger_outbox_free(&l->outbox);
 	ledger_sealer_free(&l->sealer);
-	ledger_group_free(l);
+	ledger_group_free(&l->commit);
+	ledger_committer_free(&l->committer);
 	ledger_members_free(&l->members);
 	ledger_replica_free(&l->replica);
 	ledger_views_free(&l->view);
@@ -575,6 +578,7 @@ static void stats_fill(ledger *l, ledger_stats *out)
 {
 	*out = l->st;
 	ledger_outbox_stats(&l->outbox, out);
+	ledger_group_stats(&l->commit, out);
 	ledger_view_stats(&l->view, out);
 	ledger_members_stats(&l->members, out);
 	out->ops_replayed = atomic_load_explicit(&l->replays, memory_order_relaxed);

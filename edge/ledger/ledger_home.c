@@ -46,7 +46,7 @@ static int home_state(ledger *l, const ledger_home_ev *e, const home_put *h, con
 	    .counter = (char *)e->counter, .item = (char *)e->item, .user = (char *)e->user};
 	const pend_op *o;
 	const home_put *prev;
-	if (!ledger_group_newest(l, &probe, h->mhash, h->mkey, h->mkn, &o, &prev)) {
+	if (!ledger_group_newest(&l->commit, &probe, h->mhash, h->mkey, h->mkn, &o, &prev)) {
 		*state = rd->state;
 		*stamp = rd->stamp;
 		return rd->rc;
@@ -68,7 +68,7 @@ static void home_pos_put(ledger *l, uint32_t p, const ledger_home_pos *pos)
 	unsigned char v[16];
 	store_put_u64(v, (uint64_t)pos->next);
 	store_put_u64(v + 8, pos->from);
-	ledger_group_put(l, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v, false);
+	ledger_group_put(&l->commit, key, ekey_part(key, EKEY_HOME_NEXT, p), v, sizeof v, false);
 }
 
 static bool home_pos_parse(const char *v, size_t vn, ledger_home_pos *pos)
@@ -200,7 +200,7 @@ static void mark_aged(ledger *l, const char *pair, size_t pn, uint64_t wall_ms)
 	unsigned char ms[8];
 	store_put_u64(ms, wall_ms);
 	size_t yn = ekey_aged(ykey, pair, pn);
-	ledger_group_put(l, ykey, yn, ms, sizeof ms, true);
+	ledger_group_put(&l->commit, ykey, yn, ms, sizeof ms, true);
 }
 
 /* A home event older than the retention's cut: a like marks its item
@@ -297,7 +297,7 @@ static int mark_newer(const ledger_home_ev *evs, size_t i, const home_read *rd, 
 static void home_preread(ledger *l, const ledger_home_ev *evs, const home_put *hp, size_t n,
                          const bool *again, home_read *rd, uint64_t *seen)
 {
-	uint64_t f = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+	uint64_t f = ledger_groups_finished(&l->commit);
 	for (size_t i = 0; i < n; i++) {
 		if (again && !again[i])
 			continue;
@@ -326,8 +326,8 @@ static bool home_stale(ledger *l, const ledger_home_ev *evs, const home_put *hp,
 {
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
-		again[i] = evs[i].counter ? ledger_member_joined(l, seen[i], hp[i].mhash)
-		                          : ledger_marks_joined(l, seen[i]);
+		again[i] = evs[i].counter ? ledger_member_joined(&l->commit, seen[i], hp[i].mhash)
+		                          : ledger_marks_joined(&l->commit, seen[i]);
 		any |= again[i];
 	}
 	return any;
@@ -342,8 +342,8 @@ static void stage_mark(ledger *l, const ledger_home_ev *e) TSA_REQUIRES(LEDGER_M
 	size_t hn = strlen(e->home);
 	store_put_u64((unsigned char *)v, e->since_ms);
 	memcpy(v + 8, e->home, hn);
-	ledger_group_put(l, key, kn, v, 8 + hn, true);
-	l->commit.g->marks = true;
+	ledger_group_put(&l->commit, key, kn, v, 8 + hn, true);
+	ledger_group_marks(&l->commit);
 }
 
 int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledger_home_pos *pos,
@@ -433,8 +433,8 @@ int ledger_home_apply(ledger *l, const ledger_home_ev *evs, size_t n, const ledg
 			if (!take[i])
 				continue;
 			if (!absent[i] || !old) {
-				ledger_group_home(l, &hp[i]);
-				ledger_clock_observe(l, hp[i].hlc, wall_ms);
+				ledger_group_home(&l->commit, &hp[i]);
+				ledger_clock_observe(&l->commit, hp[i].hlc, wall_ms);
 			}
 			(*taken)++;
 		}
@@ -550,7 +550,7 @@ static bool sweep_stale(ledger *l, drop_cand *cands, size_t nc) TSA_REQUIRES(LED
 	bool any = false;
 	for (size_t i = 0; i < nc; i++) {
 		drop_cand *d = &cands[i];
-		d->again = !d->gone && ledger_member_joined(l, d->seen, d->mhash);
+		d->again = !d->gone && ledger_member_joined(&l->commit, d->seen, d->mhash);
 		any |= d->again;
 	}
 	return any;
@@ -560,7 +560,7 @@ static bool sweep_stale(ledger *l, drop_cand *cands, size_t nc) TSA_REQUIRES(LED
  * no longer holds as the scan read it is gone. */
 static int sweep_reread(ledger *l, drop_cand *cands, size_t nc)
 {
-	uint64_t f = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+	uint64_t f = ledger_groups_finished(&l->commit);
 	for (size_t i = 0; i < nc; i++) {
 		drop_cand *d = &cands[i];
 		if (!d->again)
@@ -599,11 +599,11 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 		uint64_t mhash = d->mhash;
 		const pend_op *o;
 		const home_put *hp;
-		if (ledger_group_newest(l, &probe, mhash, d->mkey, d->mkn, &o, &hp))
+		if (ledger_group_newest(&l->commit, &probe, mhash, d->mkey, d->mkn, &o, &hp))
 			continue; /* a newer state is staged: not the store's to drop */
 		home_put h = {.mkn = d->mkn, .mhash = mhash, .state = HOME_DROP, .hlc = d->stamp};
 		memcpy(h.mkey, d->mkey, d->mkn);
-		ledger_group_home(l, &h);
+		ledger_group_home(&l->commit, &h);
 		out->dropped++;
 		if (d->state != 1)
 			continue; /* a dropped "no": absent says the same */
@@ -616,8 +616,8 @@ static int sweep_stage(ledger *l, uint64_t cut_ms, uint64_t wall_ms, const drop_
 	}
 	/* Where the pass goes on, with the drops: a restart resumes there. */
 	if (out->dropped)
-		ledger_group_put(l, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from, l->sweep.fromn,
-		                 false);
+		ledger_group_put(&l->commit, ekey_prefix(EKEY_SWEEP), 1, l->sweep.from,
+		                 l->sweep.fromn, false);
 	return 0;
 }
 
@@ -640,7 +640,7 @@ int ledger_member_sweep(ledger *l, uint64_t wall_ms, uint64_t keep_ms, size_t sc
 			l->sweep.fromn = 0;
 		l->sweep.loaded = true;
 	}
-	uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+	uint64_t seen = ledger_groups_finished(&l->commit);
 	drop_cand *cands = xmalloc(SWEEP_DROP_MAX * sizeof *cands);
 	size_t nc;
 	int rc = sweep_scan(l, cut_ms, scan_max, seen, cands, &nc, out);

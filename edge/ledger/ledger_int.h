@@ -2,14 +2,19 @@
  * and the count write that snapshots and checkpoint messages share. Not
  * for other modules.
  *
- * struct ledger holds six concepts, each owned by its files, which alone
+ * struct ledger holds seven concepts, each owned by its files, which alone
  * changes its fields; another file goes through the functions declared
  * in the concept's own header (records_int.h holds the ops and records
  * they all pass around):
- *   struct commit   commit_int.h, ledger_commit.c (and ledger_stage.c):
- *                   records and group commit: staging into the open
- *                   group, the commit thread, the group records ('G'),
- *                   op numbers, the clock
+ *   struct commit   commit_int.h, ledger_group.c: the groups: the open
+ *                   group writes stage into (ledger_stage.c and
+ *                   ledger_home.c, through its functions), the groups
+ *                   in flight, the group records ('G'), op numbers,
+ *                   the clock; its functions take struct commit (given
+ *                   the options, the view, the outbox and the members
+ *                   at init), not struct ledger
+ *   struct committer below, ledger_commit.c: the commit threads; a
+ *                   group's flight around the writer mutex
  *   struct members  members_int.h, ledger_members.c: the membership
  *                   filter and the membership reads it spares (no lock)
  *   struct outbox   outbox_int.h, ledger_outbox.c, ledger_confirm.c: per
@@ -43,7 +48,7 @@
  * counts. It keeps them one at a time, so that a snapshot can do its
  * store write (and its fsync) with only cmu held: likes, seals and sends
  * go on meanwhile. The writer mutex (mu) guards struct commit, struct
- * outbox, struct sealer, struct replica, the store batch wb and the stats st:
+ * committer, struct outbox, struct sealer, struct replica, the store batch wb and the stats st:
  * everything writes, seals, sends, snapshots and checkpoint loads
  * change. No store read is made under it: a write reads its stored
  * memberships and idempotency record before it (and again before it,
@@ -79,7 +84,7 @@
  * lock-free reads).
  *
  * clang checks every mutex of the ledger (make thread-safety-check,
- * include/tsa.h): the lock functions below (and ledger_commit.c's send
+ * include/tsa.h): the lock functions below (and ledger_group.c's send
  * turn's) say what they take and let go, so a function that takes one
  * lets it go in the same body; a function that needs the writer or the
  * count writers' mutex held says so in its declaration
@@ -157,6 +162,50 @@ int ledger_log_copy(ledger *l, store_batch *wb, bool may_defer);
  * is undone there. The store's result. mu not held. */
 int ledger_log_write(ledger *l, store_batch *wb, const store_batch *copy, bool may_defer);
 
+/* === group commit (ledger_commit.c) ====================================== */
+
+/* The commit threads and what they and the writers wait on. Under mu. */
+struct committer {
+	bool async;                         /* commit threads run */
+	bool asked;                         /* ledger_commit asked since the last take */
+	bool stopping;                      /* the commit threads are to end */
+	pthread_t thread[COMMIT_DEPTH_MAX]; /* one per group in flight */
+	unsigned nthreads;
+	pthread_cond_t work; /* commit threads: asked, or stopping */
+	pthread_cond_t done; /* a group in flight written and resolved (the
+	                        commit threads wait on it too, for room) */
+};
+
+/* Sets up and frees the conditions (not the threads). */
+void ledger_committer_init(struct committer *k);
+void ledger_committer_free(struct committer *k);
+/* Starts the commit threads (one per group in flight): 0 or ERR_IO.
+ * ledger_stop_commits (ledger.h) ends them: staged writes stay staged. */
+int ledger_committer_start(ledger *l);
+/* Writes the open group (when it is empty: waits for the groups in
+ * flight), after the groups in flight, then seals the batches it
+ * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
+ * the caller checks again what it relies on. */
+int ledger_group_commit(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
+/* ledger_group_commit with a ticket of the caller's own in the open
+ * group (a write that is no request's): 0 once the group is durable,
+ * else its error. */
+int ledger_group_commit_own(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
+/* Makes room in the open group for n ops and, with idem, a record of the
+ * key whose ledger_idem_hash is ih: writes the open group first when it
+ * is full or holds that key already, and waits for the group being
+ * written while it holds the key, so that a retry sees its first try.
+ * Lets the mutex go (as ledger_group_commit); returns with room. */
+void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
+    TSA_REQUIRES(LEDGER_MU(l));
+
+/* === the home stream (ledger_home.c) ====================================== */
+
+/* The home stream's horizons ('H') into l->home_from: start-up. */
+int ledger_home_load(ledger *l);
+/* A follower's write: the horizons its 'H' puts carry. */
+void ledger_home_note(ledger *l, const store_batch *wb);
+
 /* === sealing and sending (ledger_seal.c) ================================= */
 
 /* The seal under way: its store write runs with the writer mutex let go
@@ -205,6 +254,7 @@ struct ledger {
 	store_batch *snap_wb;
 	ledger_stats st;
 	struct commit commit;
+	struct committer committer;
 	struct members members;
 	atomic_uint_fast64_t replays; /* writes answered from a record (ledger_stage.c; no lock) */
 	struct outbox outbox;

@@ -16,8 +16,9 @@
  * partition's chain, and two small indexes let later writes of the same group see the memberships
  * and count changes staged before them.
  *
- * Works on struct commit (commit_int.h), which ledger_commit.c owns, under
- * the writer mutex; the reads before it, and ledger_member, take no lock.
+ * Stages through struct commit's functions (commit_int.h, ledger_group.c:
+ * it writes no field of it), under the writer mutex; the reads before
+ * it, and ledger_member, take no lock.
  * The memberships of users at home here (the home stream, hearts at
  * home, retention) are ledger_home.c's.
  */
@@ -33,22 +34,6 @@
 #include "log.h"
 #include "edge/telemetry/telemetry.h"
 #include "xmem.h"
-
-/* The slot of (counter, item[, user]) in an index: its own, or the empty
- * one where it goes. The group never holds more than half the slots. */
-static size_t slot_find(const group *g, const group_slot *idx, uint64_t h, const pend_op *op,
-                        bool pair)
-{
-	for (size_t s = h & (GROUP_SLOTS - 1);; s = (s + 1) & (GROUP_SLOTS - 1)) {
-		const group_slot *gs = &idx[s];
-		if (!gs->at)
-			return s;
-		const pend_op *o = &g->ops[gs->at - 1].op;
-		if (gs->hash == h && strcmp(o->counter, op->counter) == 0 &&
-		    strcmp(o->item, op->item) == 0 && (!pair || strcmp(o->user, op->user) == 0))
-			return s;
-	}
-}
 
 /* --- memberships ------------------------------------------------------------ */
 
@@ -125,34 +110,6 @@ static bool prepare(const ledger *l, const ledger_op *o, staged *s)
 	return true;
 }
 
-/* The group's home_put of mkey (the last one put), or NULL. */
-static const home_put *home_find(const group *g, const char *mkey, size_t mkn, uint64_t mhash)
-{
-	for (size_t i = g->nhomes; i-- > 0;) {
-		const home_put *h = &g->homes[i];
-		if (h->mhash == mhash && h->mkn == mkn && memcmp(h->mkey, mkey, mkn) == 0)
-			return h;
-	}
-	return NULL;
-}
-
-/* commit_int.h */
-bool ledger_group_newest(const ledger *l, const pend_op *probe, uint64_t mhash, const char *mkey,
-                         size_t mkn, const pend_op **op, const home_put **hp)
-{
-	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(l, live);
-	for (size_t k = 0; k < ng; k++) {
-		const group *g = live[k];
-		const group_slot *gs = &g->member[slot_find(g, g->member, mhash, probe, true)];
-		*op = gs->at ? &g->ops[gs->at - 1].op : NULL;
-		*hp = *op ? NULL : home_find(g, mkey, mkn, mhash);
-		if (*op || *hp)
-			return true;
-	}
-	return false;
-}
-
 /* A staged home put's membership as a read of the store would give it:
  * a drop's is not known. */
 static void home_put_state(const home_put *h, int *state, uint64_t *stamp)
@@ -183,7 +140,8 @@ static int newest_state(ledger *l, staged *sg, size_t i, bool fresh, bool retrie
 	 * than the store's state. In each, an op is newer than a home put. */
 	const pend_op *o;
 	const home_put *h;
-	if (ledger_group_newest(l, &sg[i].op, sg[i].mhash, sg[i].mkey, sg[i].mkn, &o, &h)) {
+	if (ledger_group_newest(&l->commit, &sg[i].op, sg[i].mhash, sg[i].mkey, sg[i].mkn, &o,
+	                        &h)) {
 		if (o) {
 			*state = o->kind == WIRE_ADD;
 			*stamp = o->hlc;
@@ -220,15 +178,7 @@ static int state_before(ledger *l, const ledger_op *ops, staged *sg, size_t i, b
 static int64_t staged_plus(const ledger *l, const staged *sg, size_t i)
 {
 	const staged *s = &sg[i];
-	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(l, live);
-	int64_t plus = 0;
-	for (size_t k = 0; k < ng; k++) {
-		const group *g = live[k];
-		const group_slot *gs = &g->count[slot_find(g, g->count, s->pk.h, &s->op, false)];
-		if (gs->at)
-			plus += gs->delta;
-	}
+	int64_t plus = ledger_groups_delta(&l->commit, s->pk.h, &s->op);
 	for (size_t j = 0; j <= i; j++)
 		if (sg[j].pk.h == s->pk.h && sg[j].pk.kn == s->pk.kn &&
 		    memcmp(sg[j].pk.key, s->pk.key, s->pk.kn) == 0)
@@ -295,7 +245,8 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 	 * ahead: a standby behind that took over): following the client
 	 * moves it no further than the bound. Per pair, a later op here
 	 * always gets a later clock. */
-	uint64_t ours = hlc_ms(c->clock.last) > wall_ms ? hlc_ms(c->clock.last) : wall_ms;
+	uint64_t last = ledger_clock_get(c).last;
+	uint64_t ours = hlc_ms(last) > wall_ms ? hlc_ms(last) : wall_ms;
 #ifndef LIKES_MUTANT_CLIENT_CLOCK /* the bug put back: the client's clock ignored */
 	if (o->client_hlc && hlc_ms(o->client_hlc) > ours + l->o.max_ahead_ms)
 		return ERR_CLOCK;
@@ -304,13 +255,9 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 #else
 	(void)ours;
 #endif
-	s->op.hlc = seen ? hlc_observe(&c->clock, seen, wall_ms) : hlc_now(&c->clock, wall_ms);
+	s->op.hlc = ledger_clock_stamp(c, seen, wall_ms);
 	s->op.counts = !repeat && !unsettled;
-	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(l, live);
-	uint64_t opno = c->next_opno[p];
-	for (size_t k = 0; k < ng; k++)
-		opno += live[k]->per_part[p];
+	uint64_t opno = ledger_groups_next_opno(c, p);
 	for (size_t j = 0; j < i; j++)
 		if (sg[j].pk.p == p)
 			opno++;
@@ -329,43 +276,6 @@ static int stage(ledger *l, const ledger_op *ops, staged *sg, size_t i, bool fre
 	a->changed = s->op.counts;
 	a->hlc = s->op.hlc;
 	return 0;
-}
-
-/* Moves the staged op s into the group: its indexes. Its store records
- * (the membership 'M' of a set op, the op itself in the group record)
- * are put at the commit (group_record), outside the mutex. */
-static void group_add(ledger *l, staged *s)
-{
-	group *g = l->commit.g;
-	uint32_t p = s->pk.p;
-	uint32_t at = (uint32_t)g->n + 1;
-	group_op *go = &g->ops[g->n++];
-	go->op = s->op;
-	go->p = p;
-	go->bytes = s->bytes;
-	go->next = 0;
-	if (g->tail[p]) {
-		g->ops[g->tail[p] - 1].next = at;
-	} else {
-		g->head[p] = at;
-		g->apart[p] = !ledger_outbox_can_seal(&l->outbox, p);
-	}
-	g->tail[p] = at;
-	s->op.counter = NULL; /* the group owns the strings now */
-	g->per_part[p]++;
-	size_t cs = slot_find(g, g->count, s->pk.h, &go->op, false);
-	if (!g->count[cs].at)
-		g->count[cs] = (group_slot){.hash = s->pk.h, .at = at, .delta = 0};
-	g->count[cs].delta += ledger_op_delta(go->op.kind, go->op.n, go->op.counts);
-	go->cslot = (uint16_t)cs;
-	/* A sum op has no pair and takes no member slot; clearing slot 0 at
-	 * the reset is harmless, as every slot is cleared then. */
-	go->mslot = 0;
-	if (s->set) {
-		size_t ms = slot_find(g, g->member, s->mhash, &go->op, true);
-		g->member[ms] = (group_slot){.hash = s->mhash, .at = at};
-		go->mslot = (uint16_t)ms;
-	}
 }
 
 /* --- entry points ----------------------------------------------------------- */
@@ -408,7 +318,7 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
-	if (l->o.log->refusing(l->o.log_ctx) && !(idem && ledger_idem_pending(l, ih))) {
+	if (l->o.log->refusing(l->o.log_ctx) && !(idem && ledger_idem_pending(c, ih))) {
 		/* Its copy would be refused: so is the write, now, rather
 		 * than after the room below (a wait on this thread). Not a
 		 * retry of a write still in a group (the probe's, say): it
@@ -420,18 +330,17 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	}
 	/* A retry must see its first try: no group may hold its key. */
 	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
-	group *g = c->g;
 	/* Rare: a retry that raced its first try's group to the store. Its
 	 * record is read again before the mutex. */
-	if (idem && ledger_idem_joined(l, seen, ih))
+	if (idem && ledger_idem_joined(c, seen, ih))
 		return STAGE_REREAD;
 	if (ledger_outbox_stat(&l->outbox)->pending_bytes >= l->o.budget_bytes) {
 		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		return ERR_FULL;
 	}
-	hlc saved = c->clock;
+	hlc saved = ledger_clock_get(c);
 	uint64_t fresh_before = l->st.stage_fresh, reread_before = l->st.stage_reread;
-	bool fresh = atomic_load_explicit(&c->finished, memory_order_relaxed) == seen;
+	bool fresh = ledger_groups_finished(c) == seen;
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = stage(l, ops, sg, i, fresh, retried, wall_ms, &answers[i]);
@@ -445,28 +354,27 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 			l->st.stage_fresh = fresh_before;
 			l->st.stage_reread = reread_before;
 		}
-		c->clock = saved;
+		ledger_clock_put(c, saved);
 		return rc;
 	}
 	if (idem && idem->render) {
 		size_t rlen = 0;
 		*rendered = idem->render(idem->ctx, answers, n, &rlen);
-		idem_batch_put(g->wb, &idem->req, 200, *rendered, rlen);
-		g->idem[g->nidem++] = ih;
+		ledger_group_idem(c, &idem->req, *rendered, rlen, ih);
 	}
 	for (size_t i = 0; i < n; i++)
-		group_add(l, &sg[i]);
+		ledger_group_add(c, &sg[i].op, sg[i].pk.p, sg[i].bytes, sg[i].pk.h, sg[i].set,
+		                 sg[i].mhash);
 	if (t) {
 		atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
-		t->next = g->tickets;
-		g->tickets = t;
+		ledger_group_ticket(c, t);
 		return 0;
 	}
 	/* Written now, with a ticket of its own: should the group being
 	 * written fail meanwhile, the commit thread fails this group too (it
 	 * was staged on top of that one), and only the ticket says so. */
-	ledger_ticket own = {.state = LEDGER_STAGED, .next = g->tickets};
-	g->tickets = &own;
+	ledger_ticket own = {.state = LEDGER_STAGED};
+	ledger_group_ticket(c, &own);
 	(void)ledger_group_commit(l, wall_ms);
 	int st = ledger_ticket_state(&own);
 	return st == LEDGER_DURABLE ? 0 : st;
@@ -508,7 +416,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		 * is made under the mutex. A key's record is in the store once
 		 * the group that staged it is written: found, the answer is
 		 * that write's, with no lock at all. */
-		uint64_t seen = atomic_load_explicit(&l->commit.finished, memory_order_acquire);
+		uint64_t seen = ledger_groups_finished(&l->commit);
 		if (idem) {
 			int r = replay_outcome(l, replay_lookup(l, idem, wall_ms, replay), n);
 			answered =

@@ -1,7 +1,7 @@
 /* records.c - the encodings of the pending ops' store records
  * (records_int.h): one op, a run ('P') and a group record ('G'), and
  * their decoders, which refuse anything that is not exactly a record.
- * Pure functions: any thread. ledger_commit.c builds the records,
+ * Pure functions: any thread. ledger_group.c builds the records,
  * ledger.c reads them back at start-up.
  */
 #include "edge/ledger/ledger_int.h"
