@@ -90,8 +90,7 @@ typedef struct group {
 	 * fails with that error (0: not so). A doomed group is no longer
 	 * looked up by stagers (its ops never count). */
 	int doom;
-	uint64_t seq;  /* its place in the order groups are taken */
-	void *pending; /* its copy, begun (ledger_log.begin) and not ended */
+	uint64_t seq; /* its place in the order groups are taken */
 	ledger_ticket *tickets;
 	/* Memberships from the home stream, put before the ops' (a pair an
 	 * op of this group holds is never put here: ledger_home_apply). */
@@ -197,14 +196,10 @@ static inline uint64_t ledger_groups_finished(const struct commit *c)
 {
 	return atomic_load_explicit(&c->finished, memory_order_acquire);
 }
-/* The groups stagers look up, newest first: the open one, then those
- * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
- * many. */
-size_t ledger_groups_live(const struct commit *c, const group **gs);
 /* The newest staged state of a pair (probe's names; member key mkey,
- * hashed mhash): in the live groups (ledger_groups_live), newest first,
- * an op of it (*op) before a home put (*hp). false when none holds
- * it. */
+ * hashed mhash): in the live groups (the open one, then those in
+ * flight that are not doomed), newest first, an op of it (*op) before
+ * a home put (*hp). false when none holds it. */
 bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t mhash,
                          const char *mkey, size_t mkn, const pend_op **op, const home_put **hp);
 /* What the live groups' ops add to the count of probe's counter and item
@@ -326,7 +321,8 @@ static inline unsigned ledger_groups_depth(const struct commit *c)
 	return c->depth;
 }
 /* Takes the open group into flight (numbered, last in the send turn's
- * order) and opens a new one: the group taken. can_take. */
+ * order) and opens a new one: the group taken. ledger_group_can_take
+ * holds. */
 group *ledger_group_take(struct commit *c);
 /* Puts g's records into its store batch: its memberships, one group
  * record holding, per partition it touched, the partition's staged ops
@@ -339,10 +335,9 @@ void ledger_group_record(struct commit *c, group *g);
 void ledger_turn_wait(struct commit *c, const group *g);
 void ledger_turn_pass(struct commit *c);
 /* g is the oldest group in flight; the error of the group it was staged
- * on, once that failed (0: none); its ops; its store batch. */
+ * on, once that failed (0: none); its store batch. */
 bool ledger_group_first(const struct commit *c, const group *g);
 int ledger_group_doom(const group *g);
-size_t ledger_group_size(const group *g);
 store_batch *ledger_group_batch(const group *g);
 /* The hot-items sketch learns written g's accepted ops (its own lock:
  * with the mutex let go, g not changing meanwhile); the finish does not

@@ -138,10 +138,10 @@ static void group_write(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
 static void group_settle(ledger *l, commit_run *r) TSA_EXCLUDES(LEDGER_MU(l))
 {
 	uint64_t c1 = clock_thread_cpu_ns();
-	if (!r->wall_ms)
-		r->wall_ms = clock_wall_ms();
-	group_end e = {(r->t1 - r->t0) + r->write_ns, c1 - r->c0 - r->hook_cpu, r->wall_ms};
 	ledger_lock(l);
+	if (!r->wall_ms)
+		r->wall_ms = clock_wall_ms(); /* once the mutex is held, as the finish runs */
+	group_end e = {(r->t1 - r->t0) + r->write_ns, c1 - r->c0 - r->hook_cpu, r->wall_ms};
 	ledger_group_settle(&l->commit, r->g, r->rc, &e, l->committer.async, &r->out);
 	ledger_unlock(l);
 }
@@ -167,7 +167,7 @@ static void group_fly(ledger *l, void *arg) TSA_EXCLUDES(LEDGER_MU(l))
  * letting the writer mutex go and taking it back, beside a wait), and,
  * mu held again, seals the batches the group filled. The one way a group
  * is written, by a commit thread or by a caller of ledger_group_commit.
- * can_take and the open group not empty on entry; mu held on entry and
+ * ledger_group_can_take and the open group not empty on entry; mu held on entry and
  * on return. wall_ms: the clock the finish records (0: read it after the
  * write). */
 static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))

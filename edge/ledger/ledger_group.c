@@ -160,7 +160,10 @@ void ledger_group_stats(const struct commit *c, ledger_stats *out)
 	out->commit_write_cpu_ns = c->st.commit_write_cpu_ns;
 }
 
-size_t ledger_groups_live(const struct commit *c, const group **gs)
+/* The groups stagers look up, newest first: the open one, then those
+ * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
+ * many. */
+static size_t groups_live(const struct commit *c, const group **gs)
 {
 	size_t n = 0;
 	gs[n++] = c->g;
@@ -201,7 +204,7 @@ bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t 
                          const char *mkey, size_t mkn, const pend_op **op, const home_put **hp)
 {
 	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(c, live);
+	size_t ng = groups_live(c, live);
 	for (size_t k = 0; k < ng; k++) {
 		const group *g = live[k];
 		const group_slot *gs = &g->member[slot_find(g, g->member, mhash, probe, true)];
@@ -216,7 +219,7 @@ bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t 
 int64_t ledger_groups_delta(const struct commit *c, uint64_t h, const pend_op *probe)
 {
 	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(c, live);
+	size_t ng = groups_live(c, live);
 	int64_t plus = 0;
 	for (size_t k = 0; k < ng; k++) {
 		const group *g = live[k];
@@ -230,7 +233,7 @@ int64_t ledger_groups_delta(const struct commit *c, uint64_t h, const pend_op *p
 uint64_t ledger_groups_next_opno(const struct commit *c, uint32_t p)
 {
 	const group *live[COMMIT_DEPTH_MAX + 1];
-	size_t ng = ledger_groups_live(c, live);
+	size_t ng = groups_live(c, live);
 	uint64_t opno = c->next_opno[p];
 	for (size_t k = 0; k < ng; k++)
 		opno += live[k]->per_part[p];
@@ -709,11 +712,6 @@ bool ledger_group_first(const struct commit *c, const group *g)
 int ledger_group_doom(const group *g)
 {
 	return g->doom;
-}
-
-size_t ledger_group_size(const group *g)
-{
-	return g->n;
 }
 
 store_batch *ledger_group_batch(const group *g)
