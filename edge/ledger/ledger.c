@@ -276,13 +276,12 @@ ledger *ledger_open(store *db, const ledger_opts *o, char *err, size_t errlen)
 	/* No reader yet: no lock needed. */
 	for (uint32_t p = 0; p < l->o.partitions; p++)
 		ledger_view_publish(&l->view, p, ledger_outbox_said(&l->outbox, p));
+	const outbox_stats *f = ledger_outbox_figures(&l->outbox);
 	log_info("ledger loaded",
 	         "edge=%s follower=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64
 	         " pending_bytes=%" PRIu64,
-	         l->edge_id, o->follower ? "true" : "false",
-	         ledger_outbox_stat(&l->outbox)->pending_batches,
-	         ledger_outbox_stat(&l->outbox)->pending_ops,
-	         ledger_outbox_stat(&l->outbox)->pending_bytes);
+	         l->edge_id, o->follower ? "true" : "false", f->pending_batches, f->pending_ops,
+	         f->pending_bytes);
 	if (ledger_committer_start(l)) {
 		snprintf(err, errlen, "cannot start the commit thread");
 		ledger_free(l);
@@ -359,10 +358,10 @@ static int become_writer(ledger *l)
 		log_error("ledger: promotion failed; writes stay refused", "err=\"%s\"", err);
 		return rc;
 	}
+	const outbox_stats *f = ledger_outbox_figures(&l->outbox);
 	log_info("ledger promoted: this instance writes",
 	         "edge=%s pending_batches=%" PRIu64 " pending_ops=%" PRIu64 " ms=%" PRIu64,
-	         l->edge_id, ledger_outbox_stat(&l->outbox)->pending_batches,
-	         ledger_outbox_stat(&l->outbox)->pending_ops, clock_mono_ms() - t0);
+	         l->edge_id, f->pending_batches, f->pending_ops, clock_mono_ms() - t0);
 	ledger_pump(l); /* the sealed batches go out, as at a restart */
 	return 0;
 }
@@ -567,7 +566,7 @@ int ledger_idem_sweep(ledger *l, uint64_t wall_ms, int max)
 bool ledger_accepting(ledger *l)
 {
 	ledger_lock(l);
-	bool ok = ledger_outbox_stat(&l->outbox)->pending_bytes < l->o.budget_bytes;
+	bool ok = ledger_outbox_figures(&l->outbox)->pending_bytes < l->o.budget_bytes;
 	ledger_unlock(l);
 	return ok;
 }

@@ -334,7 +334,7 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	 * record is read again before the mutex. */
 	if (idem && ledger_idem_joined(c, seen, ih))
 		return STAGE_REREAD;
-	if (ledger_outbox_stat(&l->outbox)->pending_bytes >= l->o.budget_bytes) {
+	if (ledger_outbox_figures(&l->outbox)->pending_bytes >= l->o.budget_bytes) {
 		telemetry_refused(l->o.tm, TM_REFUSED_BUDGET, n);
 		return ERR_FULL;
 	}

@@ -160,9 +160,10 @@ static inline bool ledger_outbox_can_seal(const struct outbox *ob, uint32_t p)
 {
 	return ob->parts[p].seq_known;
 }
-/* The outbox's stats, to read (the pending bytes are every op's and
- * batch's central has not confirmed). */
-static inline const outbox_stats *ledger_outbox_stat(const struct outbox *ob)
+/* The outbox's own figures, to read in place (the pending bytes are
+ * every op's and batch's central has not confirmed); ledger_outbox_stats
+ * copies them into a ledger_stats. */
+static inline const outbox_stats *ledger_outbox_figures(const struct outbox *ob)
 {
 	return &ob->st;
 }
