@@ -176,7 +176,7 @@ $(error two test sources under tests/ are named $(TEST_DUPS))
 endif
 BINS        := $(BUILD)/edge $(BUILD)/central $(BUILD)/sim $(BUILD)/sim-waitfix.so
 
-.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills mutant-check nemesis nemesis-seeds short-nemesis prebuild san-bins fuzz-bins run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
+.PHONY: all deps kafka-jars cpd-jars cpd-check realkafka-test real-drills deployed-drills mutant-check nemesis nemesis-seeds short-nemesis prebuild san-bins fuzz-bins run test test-bins unit itest include-check thread-safety-check structure-check layout-check client-test browser-test san-test drill drills short-drills soak bench format format-check clean check-deps \
         bench-deps check-bench-deps bench-mem bench-replica bench-seed bench-seed-real bench-wakemem bench-feedtx kstreams-jars bench-peers fuzz fuzz-short install deb deb-deps \
         check-deb-deps install-test rules-test FORCE
 # Keep test objects: they are intermediate files of the pattern rules.
@@ -641,6 +641,15 @@ REAL_DRILLS := standby_wipe standby_wipe_cut standby_zombie split_brain regional
 real-drills: $(BINS) kafka-jars
 	@set -e; for d in $(REAL_DRILLS); do echo "== drill $$d (real Kafka)"; \
 	  ./$(BUILD)/sim drill --kafka real sim/drills/$$d.drill; done
+
+# The drills of sim/drills/deployed/: geo and geo_hearts in the region
+# shape operators run (changelog, standby, each region's own real
+# cluster), full runs; reports in build/drills/NAME-real/. Their latency
+# expectations need more than two cores (docs/drills.md).
+DEPLOYED_DRILLS := $(basename $(notdir $(wildcard sim/drills/deployed/*.drill)))
+deployed-drills: $(BINS) kafka-jars
+	@fail=0; for d in $(DEPLOYED_DRILLS); do echo "== drill $$d (deployed shape, real Kafka)"; \
+	  ./$(BUILD)/sim drill sim/drills/deployed/$$d.drill || fail=1; done; exit $$fail
 
 # central_kafka_restart's short run alone takes two and a half minutes
 # here (nine clean stops of real nodes): make drills and make real-drills

@@ -21,7 +21,8 @@
 # Knobs (environment): BENCH_SEED_ITEMS (300000), BENCH_SEED_USERS
 # (50000), BENCH_SEED_CONNS (8), BENCH_SEED_MAX_S (900), BENCH_SEED_KAFKA
 # (embedded, or real: the regional cluster three Apache Kafka nodes),
-# BENCH_SEED_RETAIN (real: the changelog's retention.bytes, 8 MiB).
+# BENCH_SEED_RETAIN (real: the changelog's retention.bytes, 8 MiB),
+# BENCH_SEED_SEGMENT (real: its segment.bytes, 1 MiB, Kafka 4's least).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,9 +35,13 @@ CONNS=${BENCH_SEED_CONNS:-8}
 MAX_S=${BENCH_SEED_MAX_S:-900}
 # embedded: a second librdkafka mock (it keeps about 5 MiB a partition);
 # real: three Apache Kafka nodes (sim kafka) whose likes.changelog keeps
-# BENCH_SEED_RETAIN bytes (a segment of that size, and retention.bytes).
+# BENCH_SEED_RETAIN bytes (retention.bytes). The broker deletes whole
+# closed segments only, and only while the rest still holds the
+# retention's bytes, so the log's start moves once the log passes
+# retention.bytes plus one segment: small segments make that soon.
 KAFKA=${BENCH_SEED_KAFKA:-embedded}
 RETAIN=${BENCH_SEED_RETAIN:-8388608}
+SEGMENT=${BENCH_SEED_SEGMENT:-1048576}
 TOKEN=bench-token
 SNAPSHOT_MS=1000
 
@@ -50,7 +55,7 @@ if [[ $KAFKA == real ]]; then
 	# start moves as the fill goes (the broker checks every second).
 	start regional "" "$BIN/sim" kafka --nodes 3 --full-jit --dir "$TMP/kafka" \
 		--bootstrap-file "$TMP/regional.bootstrap" --topic likes.changelog:1 \
-		--topic-config retention.bytes="$RETAIN" --topic-config segment.bytes="$RETAIN" \
+		--topic-config retention.bytes="$RETAIN" --topic-config segment.bytes="$SEGMENT" \
 		--prop log.retention.check.interval.ms=1000
 	wait_until "the regional cluster" 180 test -s "$TMP/regional.bootstrap"
 else

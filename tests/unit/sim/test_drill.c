@@ -772,6 +772,26 @@ Test(drill, file_parses_and_takes_its_name_from_the_path)
 	cr_assert_not_null(strstr(err, "from_file.drill:2: NUL"), "%s", err);
 }
 
+/* The next drill file of dir (opened from folder): parsed into d, its
+ * path in path, checked to name itself; false after the last. */
+static bool next_drill(DIR *dir, const char *folder, char *path, size_t pathn, drill *d)
+{
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		size_t len = strlen(e->d_name);
+		if (len < 7 || strcmp(e->d_name + len - 6, ".drill") != 0)
+			continue;
+		snprintf(path, pathn, "%s/%s", folder, e->d_name);
+		char err[256];
+		cr_assert_eq(drill_parse_file(path, d, err, sizeof err), 0, "%s", err);
+		/* The file is named for its drill. */
+		cr_expect_eq(strncmp(d->name, e->d_name, len - 6), 0, "%s names %s", path, d->name);
+		cr_expect_eq(strlen(d->name), len - 6, "%s names %s", path, d->name);
+		return true;
+	}
+	return false;
+}
+
 Test(drill, every_shipped_drill_parses)
 {
 	DIR *dir = opendir("sim/drills");
@@ -780,19 +800,9 @@ Test(drill, every_shipped_drill_parses)
 	bool central2 = false, sharded = false, wiped = false, expects = false, standby = false,
 	     regional = false, trimmed = false;
 	double short_total = 0, real_total = 0;
-	struct dirent *e;
-	while ((e = readdir(dir))) {
-		size_t len = strlen(e->d_name);
-		if (len < 7 || strcmp(e->d_name + len - 6, ".drill") != 0)
-			continue;
-		char path[512];
-		snprintf(path, sizeof path, "sim/drills/%s", e->d_name);
-		drill d;
-		char err[256];
-		cr_expect_eq(drill_parse_file(path, &d, err, sizeof err), 0, "%s", err);
-		/* The file is named for its drill. */
-		cr_expect_eq(strncmp(d.name, e->d_name, len - 6), 0, "%s names %s", path, d.name);
-		cr_expect_eq(strlen(d.name), len - 6, "%s names %s", path, d.name);
+	char path[512];
+	drill d;
+	while (next_drill(dir, "sim/drills", path, sizeof path, &d)) {
 		cr_expect(d.duration_s >= 60 && d.duration_s <= 120, "%s: full %g s", path,
 		          d.duration_s);
 		/* standby_behind's short run is 25 s: its standby comes back
@@ -840,4 +850,27 @@ Test(drill, every_shipped_drill_parses)
 	 * central_kafka_restart, Makefile SHORT_DRILLS), each with its JVMs'
 	 * start: about two minutes a drill. */
 	cr_assert_leq(real_total, 140, "short runs on real Kafka add up to %g s", real_total);
+}
+
+/* sim/drills/deployed/ holds drills that judge the region shape as
+ * operators run it (make deployed-drills): each names itself, runs on
+ * real Kafka and says changelog, standby and the region's own cluster
+ * in its file, so no default can make it a lighter product. */
+Test(drill, every_deployed_drill_runs_the_deployed_shape)
+{
+	DIR *dir = opendir("sim/drills/deployed");
+	cr_assert_not_null(dir, "run the tests from the repository root");
+	int n = 0;
+	char path[512];
+	drill d;
+	while (next_drill(dir, "sim/drills/deployed", path, sizeof path, &d)) {
+		cr_expect_eq(d.kafka_real, 1u, "%s: not on real Kafka", path);
+		cr_expect_eq(d.changelog, 1u, "%s: no changelog", path);
+		cr_expect_eq(d.standby, 1u, "%s: no standby", path);
+		cr_expect_eq(d.regional_kafka, 1u, "%s: no regional cluster", path);
+		drill_free(&d);
+		n++;
+	}
+	closedir(dir);
+	cr_assert_geq(n, 2, "found %d deployed drills", n);
 }
