@@ -649,7 +649,7 @@ real-drills: $(BINS) kafka-jars
 DEPLOYED_DRILLS := $(basename $(notdir $(wildcard sim/drills/deployed/*.drill)))
 deployed-drills: $(BINS) kafka-jars
 	@fail=0; for d in $(DEPLOYED_DRILLS); do echo "== drill $$d (deployed shape, real Kafka)"; \
-	  ./$(BUILD)/sim drill sim/drills/deployed/$$d.drill || fail=1; done; exit $$fail
+	  ./$(BUILD)/sim drill --kafka real sim/drills/deployed/$$d.drill || fail=1; done; exit $$fail
 
 # central_kafka_restart's short run alone takes two and a half minutes
 # here (nine clean stops of real nodes): make drills and make real-drills

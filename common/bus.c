@@ -373,28 +373,107 @@ int bus_conf_set(rd_kafka_conf_t *conf, const char *who, const char *k, const ch
 	return ERR_CONFIG;
 }
 
-int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+/* One topic's metadata (*md, the caller destroys it), or NULL with the
+ * failure logged. */
+static const struct rd_kafka_metadata_topic *topic_metadata(rd_kafka_t *rk, const char *topic,
+                                                            int timeout_ms,
+                                                            const struct rd_kafka_metadata **md)
 {
+	*md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (!rkt)
-		return ERR_KAFKA;
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-	int n = ERR_KAFKA;
-	if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
-		if (md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			n = md->topics[0].partition_cnt;
-		else
-			log_warn("topic metadata error", "topic=%s err=\"%s\"", topic,
-			         rd_kafka_err2str(md->topics[0].err));
-	} else if (e) {
+		return NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, md, timeout_ms);
+	rd_kafka_topic_destroy(rkt);
+	if (e) {
 		log_warn("metadata request failed", "topic=%s err=\"%s\"", topic,
 		         rd_kafka_err2str(e));
+		*md = NULL;
+		return NULL;
+	}
+	if ((*md)->topic_cnt != 1)
+		return NULL;
+	if ((*md)->topics[0].err) {
+		log_warn("topic metadata error", "topic=%s err=\"%s\"", topic,
+		         rd_kafka_err2str((*md)->topics[0].err));
+		return NULL;
+	}
+	return &(*md)->topics[0];
+}
+
+int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	const struct rd_kafka_metadata_topic *t = topic_metadata(rk, topic, timeout_ms, &md);
+	int n = t ? t->partition_cnt : ERR_KAFKA;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+int bus_partition_isr(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                      int *isr, int *replicas)
+{
+	const struct rd_kafka_metadata *md;
+	const struct rd_kafka_metadata_topic *t = topic_metadata(rk, topic, timeout_ms, &md);
+	int rc = ERR_KAFKA;
+	for (int i = 0; t && i < t->partition_cnt; i++) {
+		if (t->partitions[i].id != partition)
+			continue;
+		*isr = t->partitions[i].isr_cnt;
+		*replicas = t->partitions[i].replica_cnt;
+		rc = 0;
 	}
 	if (md)
 		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return n;
+	return rc;
+}
+
+int bus_config_ask(rd_kafka_t *rk, const char *topic, int timeout_ms, rd_kafka_queue_t *q)
+{
+	rd_kafka_ConfigResource_t *r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_AdminOptions_t *ao =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	char why[256];
+	int rc = ERR_KAFKA;
+	if (r && ao &&
+	    rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, why, sizeof why) == 0) {
+		rd_kafka_DescribeConfigs(rk, &r, 1, ao, q);
+		rc = 0;
+	}
+	if (ao)
+		rd_kafka_AdminOptions_destroy(ao);
+	if (r)
+		rd_kafka_ConfigResource_destroy(r);
+	return rc;
+}
+
+int bus_config_int(rd_kafka_event_t *ev, const char *name, int64_t *out)
+{
+	const rd_kafka_DescribeConfigs_result_t *res = rd_kafka_event_DescribeConfigs_result(ev);
+	if (!res || rd_kafka_event_error(ev))
+		return ERR_KAFKA;
+	size_t nres, nent;
+	const rd_kafka_ConfigResource_t **rs =
+	    rd_kafka_DescribeConfigs_result_resources(res, &nres);
+	for (size_t i = 0; i < nres; i++) {
+		if (rd_kafka_ConfigResource_error(rs[i]))
+			return ERR_KAFKA;
+		const rd_kafka_ConfigEntry_t **es = rd_kafka_ConfigResource_configs(rs[i], &nent);
+		for (size_t j = 0; j < nent; j++) {
+			const char *v = rd_kafka_ConfigEntry_value(es[j]);
+			if (strcmp(rd_kafka_ConfigEntry_name(es[j]), name) != 0 || !v)
+				continue;
+			char *end;
+			errno = 0;
+			long long n = strtoll(v, &end, 10);
+			if (errno || end == v || *end)
+				return ERR_NOTFOUND;
+			*out = n;
+			return 0;
+		}
+	}
+	return ERR_NOTFOUND;
 }
 
 int bus_dlq_init(bus_dlq *d, rd_kafka_t *producer, const char *topic, const char *source,

@@ -75,6 +75,25 @@ rd_kafka_t *bus_client_new(enum bus_role role, rd_kafka_conf_t *conf, char *err,
 /* Partition count of topic, asking the cluster (timeout_ms). <0 on error. */
 int bus_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
+/* A partition's in-sync replicas and replicas as its metadata names
+ * them, asked with a timeout. 0, or ERR_KAFKA (no answer, no such topic
+ * or partition). Any thread. */
+int bus_partition_isr(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                      int *isr, int *replicas) WARN_UNUSED;
+
+/* Asks for a topic's configs (DescribeConfigs) without waiting: the
+ * answer comes on q as one event within timeout_ms (an error event if
+ * none came; the embedded cluster, which names no controller, never
+ * answers), for bus_config_int. 0 or ERR_KAFKA. Any thread. */
+int bus_config_ask(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                   rd_kafka_queue_t *q) WARN_UNUSED;
+
+/* The value of config name in bus_config_ask's answer ev, as an
+ * integer: min.insync.replicas, say. 0; ERR_NOTFOUND when the answer
+ * does not name it, or names it as no integer; ERR_KAFKA when ev is an
+ * error. */
+int bus_config_int(rd_kafka_event_t *ev, const char *name, int64_t *out) WARN_UNUSED;
+
 /* The first and next offsets (low and high watermarks) of a partition,
  * asked of its leader, waiting at most timeout_ms, also when the leader
  * is down. librdkafka's own rd_kafka_query_watermark_offsets does not

@@ -31,8 +31,10 @@
 #define REACH_EVERY_MS 250 /* the follower asks for the log's end this often */
 #define REACH_LOST_MS 1000 /* no answer for this long: the cluster is out of reach */
 #define REACH_TIMEOUT_MS 500
-#define RESEED_TRIES 3         /* copies loaded at most, if the log's start passes one */
-#define POSITION_EVERY_MS 1000 /* a follower stores a position moved by beats this often */
+#define MIN_ISR_EVERY_MS 5000   /* min.insync.replicas asked again this often until known */
+#define MIN_ISR_TIMEOUT_MS 3000 /* and waited for this long, without blocking */
+#define RESEED_TRIES 3          /* copies loaded at most, if the log's start passes one */
+#define POSITION_EVERY_MS 1000  /* a follower stores a position moved by beats this often */
 
 /* One replay's state. */
 typedef struct applier {
@@ -510,7 +512,66 @@ typedef struct follow_state {
 	log_limit read_errors;
 	bool said_unfit;
 	uint64_t kept_ms; /* the last keep_position write */
+	/* The topic's min.insync.replicas (0: not known; the embedded
+	 * cluster never says, and has every replica in sync), the queue its
+	 * answer comes on, when it was last asked, whether an answer is
+	 * awaited, and whether the partition was short of it when last
+	 * looked at. */
+	int64_t min_isr;
+	rd_kafka_queue_t *cfgq;
+	uint64_t min_isr_asked_ms;
+	bool asking;
+	bool short_isr;
 } follow_state;
+
+/* Asks for min.insync.replicas until the cluster says, never waiting. */
+static void follow_min_isr(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_t now)
+{
+	if (s->min_isr > 0)
+		return;
+	if (!s->cfgq && !(s->cfgq = rd_kafka_queue_new(rk)))
+		return;
+	if (s->asking) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(s->cfgq, 0);
+		if (!ev)
+			return;
+		int64_t v = 0;
+		if (bus_config_int(ev, "min.insync.replicas", &v) == 0 && v > 0)
+			s->min_isr = v;
+		rd_kafka_event_destroy(ev);
+		s->asking = false;
+		return;
+	}
+	if (now - s->min_isr_asked_ms < MIN_ISR_EVERY_MS)
+		return;
+	s->min_isr_asked_ms = now;
+	s->asking = bus_config_ask(rk, cl->o.topic, MIN_ISR_TIMEOUT_MS, s->cfgq) == 0;
+}
+
+/* Whether the partition has fewer replicas in sync than its
+ * min.insync.replicas: then the cluster refuses every append
+ * (NOT_ENOUGH_REPLICAS), the active's as well as a takeover's, and the
+ * log's silence says nothing about the active. Once enough are back in
+ * sync, the appends both instances retried land in whatever order they
+ * reach the leader: a takeover there could land at the place it names
+ * and fence an active that only waited for the cluster. */
+static bool follow_isr_short(changelog *cl, rd_kafka_t *rk, follow_state *s)
+{
+	int isr, replicas;
+	if (s->min_isr <= 0 ||
+	    bus_partition_isr(rk, cl->o.topic, cl->o.partition, REACH_TIMEOUT_MS, &isr, &replicas))
+		return false;
+	bool short_isr = isr < s->min_isr;
+	if (short_isr && !s->short_isr)
+		log_warn("changelog follower: the log takes no writes (too few replicas in sync); "
+		         "no takeover until it does",
+		         "in_sync=%d replicas=%d min_insync=%" PRId64, isr, replicas, s->min_isr);
+	else if (!short_isr && s->short_isr)
+		log_info("changelog follower: the log takes writes again", "in_sync=%d replicas=%d",
+		         isr, replicas);
+	s->short_isr = short_isr;
+	return short_isr;
+}
 
 /* Asks for the log's end now and then; the cluster come back in reach
  * counts as a record (the active's beats may not be read yet). */
@@ -529,6 +590,15 @@ static void follow_reach(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_
 	s->reach_ms = after;
 	s->lo = lo;
 	s->hi = hi;
+	follow_min_isr(cl, rk, s, after);
+	/* Silent past two beats: whose silence is it? A log that takes no
+	 * writes counts as a record now, so a takeover waits a whole
+	 * takeover_ms after the cluster takes writes again, time the
+	 * active's retried appends and beats land in. (after, not the clock
+	 * now: follow_silent measures from reach_ms, and a seen_ms past it
+	 * would read as a silence of 2^64 ms.) */
+	if (after - s->seen_ms >= 2 * (uint64_t)cl->o.beat_ms && follow_isr_short(cl, rk, s))
+		s->seen_ms = after;
 }
 
 /* The log has been silent for takeover_ms, with the cluster in reach and
@@ -582,6 +652,11 @@ static bool follow_message(applier *a, rd_kafka_message_t *m, follow_state *s)
 	if (m->offset < a->next)
 		return true;
 	s->seen_ms = clock_mono_ms();
+	if (s->short_isr) {
+		log_info("changelog follower: the log takes writes again", "at=%" PRId64,
+		         m->offset);
+		s->short_isr = false;
+	}
 	int rc = apply_record(a, m);
 	if (rc == 0)
 		return true;
@@ -706,6 +781,8 @@ static void *follow_loop(void *arg)
 		}
 	}
 	count_replay(cl, &a, &records, &voided);
+	if (s.cfgq)
+		rd_kafka_queue_destroy(s.cfgq);
 	if (!ok) {
 		atomic_store(&cl->follow_failed, true);
 		if (cl->g_stopped)

@@ -273,13 +273,14 @@ Test(realkafka, writes_are_refused_without_min_insync_replicas_and_taken_again_a
 {
 	/* Two replicas and min.insync.replicas 2: one follower lost leaves
 	 * the leader alone in the ISR, with the quorum of controllers whole
-	 * (two nodes of three), so the ISR really shrinks. */
+	 * (two nodes of three), so the ISR really shrinks. A standby
+	 * follows the log throughout. */
 	int leader, follower;
 	not_the_controller(&leader, &follower);
 	char opts[64];
 	snprintf(opts, sizeof opts, "replicas=%d,%d", leader, follower);
 	S.changelog_topic_opts = opts;
-	edge_up(false, NULL);
+	edge_up(true, NULL);
 	const char *topic = stack_topic("likes.changelog");
 	cr_assert_eq(realk_leader(topic, 0), leader);
 	outcomes o = {0};
@@ -326,6 +327,19 @@ Test(realkafka, writes_are_refused_without_min_insync_replicas_and_taken_again_a
 	                   realk_bootstraps(), topic);
 	cr_log_info("kcat, acks=all without retries: %s", out);
 	cr_assert(strstr(out, "Not enough in-sync replicas"), "kcat got: %s", out);
+	/* The standby reads a log that takes no writes: that silence is the
+	 * cluster's, not the active's, and it tries no takeover while it
+	 * lasts (a try would wait in the cluster and race the active's
+	 * retried appends once the ISR is whole again). */
+	deadline = clock_mono_ms() + 15000;
+	while (!stack_file_has("edge1.log", "the log takes no writes"))
+		cr_assert_lt(clock_mono_ms(), deadline, "the standby did not see the short ISR: %s",
+		             stack_log_tail("edge1.log"));
+	int tries = stack_file_count("edge1.log", "no takeover");
+	proc_sleep_ms(5000); /* two and a half takeover_ms */
+	cr_assert_eq(stack_file_count("edge1.log", "no takeover"), tries,
+	             "the standby tried to take over a log that takes no writes: %s",
+	             stack_log_tail("edge1.log"));
 	realk_ctl("start %d", follower);
 	realk_ctl("in-sync 60000");
 	deadline = clock_mono_ms() + 30000;
@@ -333,6 +347,8 @@ Test(realkafka, writes_are_refused_without_min_insync_replicas_and_taken_again_a
 		cr_assert_lt(clock_mono_ms(), deadline, "writes not taken again once in sync");
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(send_one(&o, ACTIVE), 200);
+	cr_assert(!stack_file_has("edge1.log", "this instance is active"),
+	          "the standby took over an active that only waited for the cluster");
 	counted_as_answered(&o, true);
 }
 

@@ -692,4 +692,13 @@ STACK_UTIL bool stack_file_has(const char *name, const char *needle)
 	return proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, S.dir, name) == 0;
 }
 
+/* The lines of the run dir's file name that hold needle (0 also when the
+ * file is not there). */
+STACK_UTIL int stack_file_count(const char *name, const char *needle)
+{
+	char out[64] = "";
+	(void)proc_capture(out, sizeof out, "grep -c '%s' '%s/%s'", needle, S.dir, name);
+	return atoi(out);
+}
+
 #endif

@@ -235,3 +235,36 @@ Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
 	kafka_util_destroy_clients(&prod, &none);
 	kafka_util_mock_free(&mc, &mrk);
 }
+
+/* A partition's ISR as the metadata names it (the mock keeps every
+ * replica in sync); none for a partition the topic lacks. The embedded
+ * cluster names no controller, so a config asked of it answers with an
+ * error event within the timeout, which bus_config_int refuses: the
+ * follower then never judges the ISR (docs/ARCHITECTURE.md, *On a real
+ * cluster*). */
+Test(bus, isr_from_metadata_and_no_config_from_the_embedded_cluster, .timeout = 30)
+{
+	rd_kafka_t *mrk;
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *prod = one_record(&mc, &mrk);
+	int isr = -1, replicas = -1;
+	cr_assert_eq(bus_partition_isr(prod, "t", 0, 5000, &isr, &replicas), 0);
+	cr_assert_gt(replicas, 0);
+	cr_assert_eq(isr, replicas);
+	cr_assert_eq(bus_partition_isr(prod, "t", 7, 2000, &isr, &replicas), ERR_KAFKA);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(prod);
+	cr_assert_eq(bus_config_ask(prod, "t", 300, q), 0);
+	uint64_t t0 = clock_mono_ms();
+	rd_kafka_event_t *ev = NULL;
+	while (!ev && clock_mono_ms() - t0 < 10000)
+		ev = rd_kafka_queue_poll(q, 100);
+	cr_assert_not_null(ev, "no answer, not even an error, within 10 s");
+	int64_t v = -1;
+	cr_assert_eq(bus_config_int(ev, "min.insync.replicas", &v), ERR_KAFKA);
+	cr_assert_eq(v, -1);
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_t *none = NULL;
+	kafka_util_destroy_clients(&prod, &none);
+	kafka_util_mock_free(&mc, &mrk);
+}

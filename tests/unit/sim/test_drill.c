@@ -868,6 +868,8 @@ Test(drill, every_deployed_drill_runs_the_deployed_shape)
 		cr_expect_eq(d.changelog, 1u, "%s: no changelog", path);
 		cr_expect_eq(d.standby, 1u, "%s: no standby", path);
 		cr_expect_eq(d.regional_kafka, 1u, "%s: no regional cluster", path);
+		cr_expect_eq(d.regional_nodes[0], 3u, "%s: region 0's cluster not of three nodes",
+		             path);
 		drill_free(&d);
 		n++;
 	}
