@@ -241,8 +241,12 @@ Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
  * cluster names no controller, so a config asked of it answers with an
  * error event within the timeout, which bus_config_int refuses: the
  * follower then never judges the ISR (docs/ARCHITECTURE.md, *On a real
- * cluster*). */
-Test(bus, isr_from_metadata_and_no_config_from_the_embedded_cluster, .timeout = 30)
+ * cluster*). Its name sorts after every test that uses no mock cluster:
+ * named isr_..., it ran before scope_... and the ASan build's runner
+ * (criterion_run_all_tests, Debian 12's libcriterion 2.4) leaked 48
+ * bytes at exit on every run, as it did with this test's body cut to
+ * a mock cluster made and freed; not in any other order. */
+Test(bus, topic_isr_from_metadata_and_no_config_from_the_embedded_cluster, .timeout = 30)
 {
 	rd_kafka_t *mrk;
 	rd_kafka_mock_cluster_t *mc;
