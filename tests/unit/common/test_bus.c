@@ -245,7 +245,7 @@ Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
  * named isr_..., it ran before scope_... and the ASan build's runner
  * (criterion_run_all_tests, Debian 12's libcriterion 2.4) leaked 48
  * bytes at exit on every run, as it did with this test's body cut to
- * a mock cluster made and freed; not in any other order. */
+ * a mock cluster made and freed; not in the other orders tried. */
 Test(bus, topic_isr_from_metadata_and_no_config_from_the_embedded_cluster, .timeout = 30)
 {
 	rd_kafka_t *mrk;
