@@ -373,8 +373,8 @@ int bus_conf_set(rd_kafka_conf_t *conf, const char *who, const char *k, const ch
 	return ERR_CONFIG;
 }
 
-/* One topic's metadata (*md, the caller destroys it), or NULL with the
- * failure logged. */
+/* One topic's metadata (*md, the caller destroys it), or NULL (a failed
+ * request and a topic's error are logged). */
 static const struct rd_kafka_metadata_topic *topic_metadata(rd_kafka_t *rk, const char *topic,
                                                             int timeout_ms,
                                                             const struct rd_kafka_metadata **md)

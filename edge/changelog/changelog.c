@@ -362,7 +362,8 @@ static void render(const metrics *m, void *obj, sbuf *out)
 	const changelog *cl = obj;
 	metrics_single(m, out, "changelog_takeover_seconds", METRIC_GAUGE,
 	               "The last takeover this instance won as a standby, in seconds: from the "
-	               "log's last record before it to the writer's being ready (0 before the "
+	               "log's last record before it (or the cluster's coming back in reach, or "
+	               "taking writes again, if later) to the writer's being ready (0 before the "
 	               "first).",
 	               (double)atomic_load(&cl->takeover_last_ms) / 1000.0);
 }

@@ -32,6 +32,7 @@
 #define REACH_LOST_MS 1000 /* no answer for this long: the cluster is out of reach */
 #define REACH_TIMEOUT_MS 500
 #define MIN_ISR_EVERY_MS 5000   /* min.insync.replicas asked again this often until known */
+#define MIN_ISR_KEEP_MS 60000   /* and this often once known (an operator may change it) */
 #define MIN_ISR_TIMEOUT_MS 3000 /* and waited for this long, without blocking */
 #define RESEED_TRIES 3          /* copies loaded at most, if the log's start passes one */
 #define POSITION_EVERY_MS 1000  /* a follower stores a position moved by beats this often */
@@ -521,14 +522,14 @@ typedef struct follow_state {
 	rd_kafka_queue_t *cfgq;
 	uint64_t min_isr_asked_ms;
 	bool asking;
+	bool said_no_min_isr;
 	bool short_isr;
 } follow_state;
 
-/* Asks for min.insync.replicas until the cluster says, never waiting. */
+/* Asks for min.insync.replicas, never waiting: until the cluster says,
+ * then now and then, as an operator may change it. */
 static void follow_min_isr(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_t now)
 {
-	if (s->min_isr > 0)
-		return;
 	if (!s->cfgq && !(s->cfgq = rd_kafka_queue_new(rk)))
 		return;
 	if (s->asking) {
@@ -538,30 +539,43 @@ static void follow_min_isr(changelog *cl, rd_kafka_t *rk, follow_state *s, uint6
 		int64_t v = 0;
 		if (bus_config_int(ev, "min.insync.replicas", &v) == 0 && v > 0)
 			s->min_isr = v;
+		else if (s->min_isr <= 0 && !s->said_no_min_isr) {
+			/* The embedded cluster, or one that refuses
+			 * DescribeConfigs (an ACL): silence is judged as before. */
+			log_info(
+			    "changelog follower: the cluster did not say its min.insync.replicas; "
+			    "a silent log is not checked against its ISR (asked again)",
+			    "err=\"%s\"", rd_kafka_event_error_string(ev));
+			s->said_no_min_isr = true;
+		}
 		rd_kafka_event_destroy(ev);
 		s->asking = false;
 		return;
 	}
-	if (now - s->min_isr_asked_ms < MIN_ISR_EVERY_MS)
+	if (now - s->min_isr_asked_ms < (s->min_isr > 0 ? MIN_ISR_KEEP_MS : MIN_ISR_EVERY_MS))
 		return;
 	s->min_isr_asked_ms = now;
 	s->asking = bus_config_ask(rk, cl->o.topic, MIN_ISR_TIMEOUT_MS, s->cfgq) == 0;
 }
 
-/* Whether the partition has fewer replicas in sync than its
- * min.insync.replicas: then the cluster refuses every append
- * (NOT_ENOUGH_REPLICAS), the active's as well as a takeover's, and the
- * log's silence says nothing about the active. Once enough are back in
- * sync, the appends both instances retried land in whatever order they
- * reach the leader: a takeover there could land at the place it names
- * and fence an active that only waited for the cluster. */
+/* Whether the log's silence is the cluster's: the partition has fewer
+ * replicas in sync than its min.insync.replicas, so the cluster refuses
+ * every append (NOT_ENOUGH_REPLICAS), the active's as well as a
+ * takeover's, and the silence says nothing about the active. Once
+ * enough are back in sync, the appends both instances retried land in
+ * whatever order they reach the leader: a takeover there could land at
+ * the place it names and fence an active that only waited for the
+ * cluster. True while short, and once more when the ISR is whole again
+ * (the silence counts from then); a metadata answer that did not come
+ * keeps the last one seen. */
 static bool follow_isr_short(changelog *cl, rd_kafka_t *rk, follow_state *s)
 {
 	int isr, replicas;
-	if (s->min_isr <= 0 ||
-	    bus_partition_isr(rk, cl->o.topic, cl->o.partition, REACH_TIMEOUT_MS, &isr, &replicas))
+	if (s->min_isr <= 0)
 		return false;
-	bool short_isr = isr < s->min_isr;
+	if (bus_partition_isr(rk, cl->o.topic, cl->o.partition, REACH_TIMEOUT_MS, &isr, &replicas))
+		return s->short_isr;
+	bool short_isr = isr < s->min_isr, was = s->short_isr;
 	if (short_isr && !s->short_isr)
 		log_warn("changelog follower: the log takes no writes (too few replicas in sync); "
 		         "no takeover until it does",
@@ -570,7 +584,7 @@ static bool follow_isr_short(changelog *cl, rd_kafka_t *rk, follow_state *s)
 		log_info("changelog follower: the log takes writes again", "in_sync=%d replicas=%d",
 		         isr, replicas);
 	s->short_isr = short_isr;
-	return short_isr;
+	return short_isr || was;
 }
 
 /* Asks for the log's end now and then; the cluster come back in reach
@@ -591,13 +605,16 @@ static void follow_reach(changelog *cl, rd_kafka_t *rk, follow_state *s, uint64_
 	s->lo = lo;
 	s->hi = hi;
 	follow_min_isr(cl, rk, s, after);
-	/* Silent past two beats: whose silence is it? A log that takes no
-	 * writes counts as a record now, so a takeover waits a whole
-	 * takeover_ms after the cluster takes writes again, time the
-	 * active's retried appends and beats land in. (after, not the clock
-	 * now: follow_silent measures from reach_ms, and a seen_ms past it
-	 * would read as a silence of 2^64 ms.) */
-	if (after - s->seen_ms >= 2 * (uint64_t)cl->o.beat_ms && follow_isr_short(cl, rk, s))
+	/* Silent past two beats (or short when last looked at): whose
+	 * silence is it? A log that takes no writes counts as a record now,
+	 * and so does the ISR found whole again, looked at every
+	 * REACH_EVERY_MS while short: a takeover waits takeover_ms after the
+	 * cluster takes writes again, time the active's retried appends and
+	 * beats land in. (after, not the clock now: follow_silent measures
+	 * from reach_ms, and a seen_ms past it would read as a silence of
+	 * 2^64 ms.) */
+	if ((s->short_isr || after - s->seen_ms >= 2 * (uint64_t)cl->o.beat_ms) &&
+	    follow_isr_short(cl, rk, s))
 		s->seen_ms = after;
 }
 
