@@ -576,11 +576,11 @@ static bool follow_isr_short(changelog *cl, rd_kafka_t *rk, follow_state *s)
 	if (bus_partition_isr(rk, cl->o.topic, cl->o.partition, REACH_TIMEOUT_MS, &isr, &replicas))
 		return s->short_isr;
 	bool short_isr = isr < s->min_isr, was = s->short_isr;
-	if (short_isr && !s->short_isr)
+	if (short_isr && !was)
 		log_warn("changelog follower: the log takes no writes (too few replicas in sync); "
 		         "no takeover until it does",
 		         "in_sync=%d replicas=%d min_insync=%" PRId64, isr, replicas, s->min_isr);
-	else if (!short_isr && s->short_isr)
+	else if (!short_isr && was)
 		log_info("changelog follower: the log takes writes again", "in_sync=%d replicas=%d",
 		         isr, replicas);
 	s->short_isr = short_isr;

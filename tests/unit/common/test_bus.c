@@ -164,6 +164,14 @@ static rd_kafka_t *one_record(rd_kafka_mock_cluster_t **mc, rd_kafka_t **mrk)
 	return prod;
 }
 
+/* one_record's producer and cluster, gone. */
+static void one_record_free(rd_kafka_t *prod, rd_kafka_mock_cluster_t *mc, rd_kafka_t *mrk)
+{
+	rd_kafka_t *none = NULL;
+	kafka_util_destroy_clients(&prod, &none);
+	kafka_util_mock_free(&mc, &mrk);
+}
+
 /* The ends of a partition whose broker is down: asked within the
  * timeout, not when the broker is back (librdkafka's own query waits
  * for it before 2.3.0), and right once it is. */
@@ -187,9 +195,7 @@ Test(bus, watermarks_keep_their_timeout_with_the_broker_down, .timeout = 30)
 	while (bus_watermarks(prod, "t", 0, 1000, &lo, &hi))
 		cr_assert_lt(clock_mono_ms(), deadline, "never answered once the broker was back");
 	cr_assert_eq(hi, 1);
-	rd_kafka_t *none = NULL;
-	kafka_util_destroy_clients(&prod, &none);
-	kafka_util_mock_free(&mc, &mrk);
+	one_record_free(prod, mc, mrk);
 }
 
 Test(bus, a_setting_librdkafka_refuses_names_who_asked_and_the_key)
@@ -231,9 +237,7 @@ Test(bus, watermarks_ask_again_while_the_leadership_moves, .timeout = 30)
 	uint64_t took = clock_mono_ms() - t0;
 	cr_assert_neq(e, 0, "no partition 7");
 	cr_assert_lt(took, 2500, "took %llu ms with a 400 ms timeout", (unsigned long long)took);
-	rd_kafka_t *none = NULL;
-	kafka_util_destroy_clients(&prod, &none);
-	kafka_util_mock_free(&mc, &mrk);
+	one_record_free(prod, mc, mrk);
 }
 
 /* A partition's ISR as the metadata names it (the mock keeps every
@@ -268,7 +272,5 @@ Test(bus, topic_isr_from_metadata_and_no_config_from_the_embedded_cluster, .time
 	cr_assert_eq(v, -1);
 	rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
-	rd_kafka_t *none = NULL;
-	kafka_util_destroy_clients(&prod, &none);
-	kafka_util_mock_free(&mc, &mrk);
+	one_record_free(prod, mc, mrk);
 }
