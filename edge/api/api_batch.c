@@ -778,10 +778,13 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	}
 	api_header(resp, "cache-control", "no-store");
 	if (rc == 0 && replay.replayed) {
+		/* Its first try's answer: from the store, or (the ticket
+		 * staged) from the group the first try is in, whose outcome
+		 * this retry then shares. */
 		a->st.replayed++;
 		api_header(resp, "idempotent-replayed", "true");
 		api_respond(resp, replay.status, replay.body, replay.len);
-		goto out;
+		goto fail_body;
 	}
 	if (rc) {
 		/* Nothing was recorded: every op the ledger had gets the error. */
@@ -800,6 +803,7 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
+fail_body:
 	if (ledger_ticket_staged(x->ticket)) {
 		/* Should the group's write fail (it may have already: the
 		 * commit thread can take the group before this returns), every

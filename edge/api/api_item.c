@@ -139,6 +139,10 @@ write_result api_write_error(int rc)
 		    "the hlc sent is further ahead of this edge's clock than "
 		    "api.client_clock_ahead_ms: the write cannot be ordered after "
 		    "it and was not recorded"};
+	case ERR_AGAIN:
+		return (write_result){503, "write_queue_full",
+		                      "this edge has more writes waiting for the region's log than "
+		                      "it queues: nothing was recorded"};
 	default: return (write_result){503, "store_unavailable", "the write could not be recorded"};
 	}
 }
@@ -253,7 +257,7 @@ static void answer_write(api *a, api_ctx *x, const http_request *req, http_respo
 		write_result e = api_write_error(rc);
 		if (rc == ERR_FULL)
 			api_header(resp, "retry-after", "5");
-		else if (rc == ERR_FENCED)
+		else if (rc == ERR_FENCED || rc == ERR_AGAIN)
 			api_header(resp, "retry-after", "1");
 		else if (rc != ERR_CONFLICT && log_every(&a->write_errors, 1000, &skipped))
 			log_error("write failed",

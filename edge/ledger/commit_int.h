@@ -83,7 +83,14 @@ typedef struct group {
 	unsigned char *rec;    /* its record, being built (GREC_MAX bytes) */
 	group_slot member[GROUP_SLOTS];
 	group_slot count[GROUP_SLOTS];
-	uint64_t idem[GROUP_IDEM]; /* hashes of staged idempotency keys */
+	/* Its idempotency records: each key's hash, its request's
+	 * fingerprint and its answer (a copy, malloc'ed), so that a retry
+	 * made while the group is not written yet answers as its first try
+	 * (ledger_group_follow). */
+	uint64_t idem[GROUP_IDEM];
+	uint64_t idem_fp[GROUP_IDEM];
+	char *idem_answer[GROUP_IDEM];
+	size_t idem_len[GROUP_IDEM];
 	size_t nidem;
 	bool hot; /* its accepted ops are in the hot-items sketch already */
 	/* In flight: a group before it failed, and this one, staged on it,
@@ -91,6 +98,7 @@ typedef struct group {
 	 * looked up by stagers (its ops never count). */
 	int doom;
 	uint64_t seq; /* its place in the order groups are taken */
+	uint64_t gen; /* how many times it was emptied (resolved) */
 	ledger_ticket *tickets;
 	/* Memberships from the home stream, put before the ops' (a pair an
 	 * op of this group holds is never put here: ledger_home_apply). */
@@ -101,6 +109,11 @@ typedef struct group {
 
 /* Groups in flight at once at most: taken, and not yet finished. */
 #define COMMIT_DEPTH_MAX 2
+/* Groups closed at most: full, staged on, and waiting for a commit
+ * thread to take them (ledger_group_close). Past that, a write with a
+ * ticket is refused rather than waited for. */
+#define GROUP_CLOSED_MAX 4
+#define GROUPS_MAX (COMMIT_DEPTH_MAX + GROUP_CLOSED_MAX + 1)
 
 /* The groups' share of ledger_stats (the fields of the same names),
  * under the writer mutex; ledger_group_stats copies them out. */
@@ -119,13 +132,18 @@ struct commit {
 	struct view *view;
 	struct outbox *outbox;
 	struct members *members;
-	/* The open group (g: writes stage into it) and the groups taken
-	 * and not finished (ledger_group_take), oldest first:
-	 * fly[0..nfly). They take turns in grp[]. At most depth are in
-	 * flight: 1, or more when the group's copy is pipelined
+	/* The open group (g: writes stage into it), the groups closed
+	 * and not taken yet (ledger_group_close), oldest first:
+	 * closed[0..nclosed), and the groups taken and not finished
+	 * (ledger_group_take), oldest first: fly[0..nfly). They take
+	 * turns in grp[]. Staging order is fly, then closed, then the
+	 * open one, and groups are taken in that order. At most depth
+	 * are in flight: 1, or more when the group's copy is pipelined
 	 * (ledger_opts.commit_depth). */
-	group grp[COMMIT_DEPTH_MAX + 1];
+	group grp[GROUPS_MAX];
 	group *g;
+	group *closed[GROUP_CLOSED_MAX];
+	size_t nclosed;
 	group *fly[COMMIT_DEPTH_MAX];
 	size_t nfly;
 	unsigned depth;
@@ -197,8 +215,8 @@ static inline uint64_t ledger_groups_finished(const struct commit *c)
 	return atomic_load_explicit(&c->finished, memory_order_acquire);
 }
 /* The newest staged state of a pair (probe's names; member key mkey,
- * hashed mhash): in the live groups (the open one, then those in
- * flight that are not doomed), newest first, an op of it (*op) before
+ * hashed mhash): in the live groups (the open one, the closed ones,
+ * then those in flight that are not doomed), newest first, an op of it (*op) before
  * a home put (*hp). false when none holds it. */
 bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t mhash,
                          const char *mkey, size_t mkn, const pend_op **op, const home_put **hp);
@@ -248,6 +266,43 @@ void ledger_group_marks(struct commit *c);
 bool ledger_group_empty(const struct commit *c);
 size_t ledger_group_nops(const struct commit *c);
 bool ledger_group_fits(const struct commit *c, size_t n, bool idem, uint64_t ih);
+/* The groups a call is to see resolved: each with its gen then. */
+typedef struct group_marks {
+	const group *g[GROUPS_MAX];
+	uint64_t gen[GROUPS_MAX];
+	size_t n;
+} group_marks;
+/* Marks every group in flight or closed now, and the open one unless
+ * it is empty. */
+void ledger_groups_mark(const struct commit *c, group_marks *m);
+/* Of the groups marked: all resolved since (MARKS_RESOLVED), one still
+ * to be taken (MARKS_WAITING: closed, or open; the next group taken is
+ * one of them), or the rest in flight (MARKS_FLYING). */
+enum { MARKS_RESOLVED, MARKS_WAITING, MARKS_FLYING };
+int ledger_groups_marked(const struct commit *c, const group_marks *m);
+/* Closes the open group (not empty) and opens a new one, so that a
+ * write with a ticket stages without waiting for a group to be taken:
+ * the closed group is taken before the new one. false, nothing done,
+ * when GROUP_CLOSED_MAX are closed already. */
+bool ledger_group_close(struct commit *c);
+/* Groups closed and not taken yet. */
+static inline size_t ledger_groups_closed(const struct commit *c)
+{
+	return c->nclosed;
+}
+/* Something to take: a closed group, or an open one not empty. */
+static inline bool ledger_groups_waiting(const struct commit *c)
+{
+	return c->nclosed || !ledger_group_empty(c);
+}
+/* A retry of a write not written yet: the group (open, closed or in
+ * flight) holding the idempotency key hashed ih. With the same
+ * fingerprint fp, t waits on that group (LEDGER_STAGED) and *answer
+ * (malloc'ed, *len bytes) is the first try's answer: 0. ERR_CONFLICT
+ * when that key was staged for another request; ERR_NOTFOUND when no
+ * group holds it. */
+int ledger_group_follow(struct commit *c, uint64_t ih, uint64_t fp, ledger_ticket *t, char **answer,
+                        size_t *len);
 /* True when a group that joined the overlay after finished was seen
  * (commit.finished) may have held the key hashed ih, so its record may
  * be in the store now: one of the last IDEM_RECENT groups held it, or
@@ -261,8 +316,9 @@ bool ledger_member_joined(const struct commit *c, uint64_t seen, uint64_t mhash)
 /* The same for the home marks of moves: true when a group that joined
  * since seen put one, or more have joined than MEMBER_RECENT. */
 bool ledger_marks_joined(const struct commit *c, uint64_t seen);
-/* The open group or a group in flight holds the idempotency key hashed
- * ih (a retry of a write not finished yet); a group in flight does. */
+/* The open group, a closed one or a group in flight holds the
+ * idempotency key hashed ih (a retry of a write not finished yet); a
+ * group closed or in flight does. */
 bool ledger_idem_pending(const struct commit *c, uint64_t ih);
 bool ledger_idem_in_flight(const struct commit *c, uint64_t ih);
 /* The hash of (user, idempotency key) the groups keep. Pure. */
@@ -292,8 +348,8 @@ typedef struct full_list {
 } full_list;
 
 /* What a group's finish hands back: the wakes to call and the batches to
- * seal, its own and (when it failed by itself) the open group's, which
- * failed with it. */
+ * seal, its own and (when it failed by itself) those of the closed
+ * groups and the open one, which failed with it. */
 typedef struct group_answers {
 	wake_list wl, wl_open;
 	full_list fl, fl_open;
@@ -306,7 +362,7 @@ typedef struct group_end {
 	uint64_t write_ns, write_cpu_ns, wall_ms;
 } group_end;
 
-/* The open group may be taken now: fewer than depth in flight, and none
+/* A group may be taken now: fewer than depth in flight, and none
  * doomed (those staged on a failed group finish before anything staged
  * since is sent, so that their undoing in the copy reads a store that
  * no later group has written). */
@@ -320,9 +376,9 @@ static inline unsigned ledger_groups_depth(const struct commit *c)
 {
 	return c->depth;
 }
-/* Takes the open group into flight (numbered, last in the send turn's
- * order) and opens a new one: the group taken. ledger_group_can_take
- * holds. */
+/* Takes the oldest closed group into flight or, with none closed, the
+ * open one (and opens a new one): numbered, last in the send turn's
+ * order; the group taken. ledger_group_can_take holds. */
 group *ledger_group_take(struct commit *c);
 /* Puts g's records into its store batch: its memberships, one group
  * record holding, per partition it touched, the partition's staged ops
@@ -347,8 +403,8 @@ void ledger_group_hot(struct commit *c, group *g);
  * into the overlay and the open batches, its tickets resolved (async:
  * commit threads run, so the wakes go into out for the caller to call),
  * the batches it filled into out, g out of flight; a group that failed
- * by itself fails those staged on it: the open group now, the later
- * ones in flight as they finish. */
+ * by itself fails those staged on it: the closed groups and the open
+ * one now, the later ones in flight as they finish. */
 void ledger_group_settle(struct commit *c, group *g, int rc, const group_end *e, bool async,
                          group_answers *out);
 

@@ -125,8 +125,14 @@ int ledger_write_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
  * written: the answers (and replay) are filled in, and t->state is
  * LEDGER_STAGED until a ledger_commit writes them. Without t it is
  * ledger_write_ops, which commits the open group, this call's ops
- * included, before it returns. A replayed answer or an error stages
- * nothing (t->state stays LEDGER_UNSTAGED). At most LEDGER_GROUP_OPS ops. */
+ * included, before it returns. An answer replayed from the store or an
+ * error stages nothing (t->state stays LEDGER_UNSTAGED). While commit
+ * threads run, a call with t never waits for a group: a retry of a
+ * write still in a group gets that write's answer (replay->replayed)
+ * with t on its group (LEDGER_STAGED: answer it once t is durable; it
+ * fails with the first try), and a write that finds every group a
+ * commit thread may take full is refused, ERR_AGAIN. At most
+ * LEDGER_GROUP_OPS ops. */
 int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms,
                      ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
                      ledger_ticket *t) WARN_UNUSED;

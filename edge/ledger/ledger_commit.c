@@ -15,8 +15,8 @@
  * joins the overlay and its open batch, and the group's tickets are
  * resolved (ledger_group_settle). A failed write drops the whole group:
  * no op of it is recorded and every ticket carries the error, and the
- * groups staged on top of it (whose writes looked it up: the open one,
- * and those in flight after it) are dropped too.
+ * groups staged on top of it (whose writes looked it up: the closed
+ * ones, the open one, and those in flight after it) are dropped too.
  *
  * Owns struct committer (ledger_int.h): the commit threads and the
  * conditions they and the writers wait on, under the writer mutex.
@@ -162,12 +162,13 @@ static void group_fly(ledger *l, void *arg) TSA_EXCLUDES(LEDGER_MU(l))
 	pthread_cond_broadcast(&l->committer.done);
 }
 
-/* Takes the open group into flight (phase 1, under mu), writes it with
+/* Takes the oldest closed group, or else the open one, into flight
+ * (phase 1, under mu), writes it with
  * mu let go (group_fly, through ledger_outside: the ledger's one way of
  * letting the writer mutex go and taking it back, beside a wait), and,
  * mu held again, seals the batches the group filled. The one way a group
  * is written, by a commit thread or by a caller of ledger_group_commit.
- * ledger_group_can_take and the open group not empty on entry; mu held on entry and
+ * ledger_group_can_take and a group waiting (ledger_groups_waiting) on entry; mu held on entry and
  * on return. wall_ms: the clock the finish records (0: read it after the
  * write). */
 static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
@@ -184,22 +185,42 @@ static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
 int ledger_group_commit(ledger *l, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
-	/* Groups reach the store in the order they were staged, after the
-	 * ones in flight; with nothing open, the ones in flight are waited
-	 * for. */
-	while (ledger_group_empty(c) ? ledger_groups_flying(c) > 0 : !ledger_group_can_take(c))
-		ledger_wait(l, &l->committer.done);
-	if (ledger_group_empty(c))
-		return 0;
-	return commit_taken(l, wall_ms);
+	/* The groups there are now, and only those: while loops keep
+	 * closing groups, writing the ones staged after this call would
+	 * never end. Groups are taken oldest first, so the next one taken
+	 * is always one of them while one waits. */
+	group_marks m;
+	ledger_groups_mark(c, &m);
+	int rc = 0;
+	for (;;) {
+		int left = ledger_groups_marked(c, &m);
+		if (left == MARKS_RESOLVED)
+			return rc;
+		if (left == MARKS_WAITING && ledger_group_can_take(c)) {
+			int r = commit_taken(l, wall_ms);
+			if (r && !rc)
+				rc = r;
+		} else {
+			/* Those in flight (ours, or the ones before ours). */
+			ledger_wait(l, &l->committer.done);
+		}
+	}
 }
 
 void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
 {
 	struct commit *c = &l->commit;
 	for (;;) {
-		while (idem && ledger_idem_in_flight(c, ih))
-			ledger_wait(l, &l->committer.done);
+		if (idem && ledger_idem_in_flight(c, ih)) {
+			/* Its first try is taken or closed: waited for. A closed
+			 * group is written here, as no commit thread may be left
+			 * to take it (ledger_stop_commits). */
+			if (ledger_groups_closed(c))
+				(void)ledger_group_commit(l, wall_ms);
+			else
+				ledger_wait(l, &l->committer.done);
+			continue;
+		}
 		if (ledger_group_fits(c, n, idem, ih))
 			return;
 		/* Its tickets carry the outcome. It lets the mutex go (a wait,
@@ -209,10 +230,24 @@ void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wal
 	}
 }
 
+int ledger_group_room_now(ledger *l, size_t n, bool idem, uint64_t ih)
+{
+	struct commit *c = &l->commit;
+	if (ledger_group_fits(c, n, idem, ih))
+		return 0;
+	if (!ledger_group_close(c))
+		return ERR_AGAIN;
+	/* Signalled under the mutex: a commit thread waiting for work
+	 * checks for a closed group once it has it. */
+	pthread_cond_signal(&l->committer.work);
+	return 0;
+}
+
 /* --- the commit threads ----------------------------------------------------- */
 
-/* A commit thread: takes the open group when asked and there is room
- * (commit_taken), while writes stage into the next one; with depth > 1,
+/* A commit thread: takes a closed group, or the open one when asked,
+ * when there is room (commit_taken), while writes stage into the next
+ * one; with depth > 1,
  * one thread per group in flight, so the next group's copy goes out
  * while this one's waits for its acknowledgement. */
 static void *committer(void *arg)
@@ -223,11 +258,13 @@ static void *committer(void *arg)
 	ledger_lock(l);
 	for (;;) {
 		while (!k->stopping &&
-		       !(k->asked && ledger_group_nops(c) && ledger_group_can_take(c)))
+		       !((ledger_groups_closed(c) || (k->asked && ledger_group_nops(c))) &&
+		         ledger_group_can_take(c)))
 			ledger_wait(l, ledger_group_can_take(c) ? &k->work : &k->done);
 		if (k->stopping)
 			break;
-		k->asked = false;
+		if (!ledger_groups_closed(c))
+			k->asked = false; /* the open group is the one taken */
 		(void)commit_taken(l, 0); /* its tickets carry the outcome; 0: the clock after */
 	}
 	ledger_unlock(l);

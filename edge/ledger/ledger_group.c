@@ -62,7 +62,7 @@ void ledger_group_init(struct commit *c, const ledger_opts *o, struct view *v, s
 	c->view = v;
 	c->outbox = ob;
 	c->members = m;
-	for (int i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
+	for (int i = 0; i < GROUPS_MAX; i++) {
 		group *g = &c->grp[i];
 		g->wb = store_batch_new();
 		g->ops = xcalloc(LEDGER_GROUP_OPS, sizeof *g->ops);
@@ -74,6 +74,7 @@ void ledger_group_init(struct commit *c, const ledger_opts *o, struct view *v, s
 		g->gno = GROUP_UNNUMBERED;
 	}
 	c->g = &c->grp[0];
+	c->nclosed = 0;
 	c->nfly = 0;
 	c->depth = 1;
 	if (o->commit_thread && o->commit_depth > 1)
@@ -113,23 +114,28 @@ static void group_reset(group *g)
 		g->count[go->cslot].at = 0;
 	}
 	g->n = 0;
+	for (size_t i = 0; i < g->nidem; i++)
+		free(g->idem_answer[i]);
 	g->nidem = 0;
 	g->nhomes = 0;
 	g->marks = false;
 	g->hot = false;
 	g->tickets = NULL;
 	g->gno = GROUP_UNNUMBERED;
+	g->gen++;
 	store_batch_clear(g->wb);
 }
 
 void ledger_group_free(struct commit *c)
 {
-	for (int i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
+	for (int i = 0; i < GROUPS_MAX; i++) {
 		group *g = &c->grp[i];
 		if (!g->ops)
 			continue;
 		for (size_t j = 0; j < g->n; j++)
 			free(g->ops[j].op.counter);
+		for (size_t j = 0; j < g->nidem; j++)
+			free(g->idem_answer[j]);
 		for (ledger_ticket *t = g->tickets; t; t = t->next)
 			atomic_store_explicit(&t->state, ERR_CLOSED, memory_order_release);
 		free(g->ops);
@@ -143,6 +149,7 @@ void ledger_group_free(struct commit *c)
 		memset(g, 0, sizeof *g);
 	}
 	c->g = NULL;
+	c->nclosed = 0;
 	c->nfly = 0;
 	free(c->next_opno);
 	c->next_opno = NULL;
@@ -160,13 +167,15 @@ void ledger_group_stats(const struct commit *c, ledger_stats *out)
 	out->commit_write_cpu_ns = c->st.commit_write_cpu_ns;
 }
 
-/* The groups stagers look up, newest first: the open one, then those
- * in flight that are not doomed. Fills gs (COMMIT_DEPTH_MAX + 1); how
- * many. */
+/* The groups stagers look up, newest first: the open one, the closed
+ * ones, then those in flight that are not doomed. Fills gs
+ * (GROUPS_MAX); how many. */
 static size_t groups_live(const struct commit *c, const group **gs)
 {
 	size_t n = 0;
 	gs[n++] = c->g;
+	for (size_t i = c->nclosed; i-- > 0;)
+		gs[n++] = c->closed[i];
 	for (size_t i = c->nfly; i-- > 0;)
 		if (!c->fly[i]->doom)
 			gs[n++] = c->fly[i];
@@ -203,7 +212,7 @@ static const home_put *home_find(const group *g, const char *mkey, size_t mkn, u
 bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t mhash,
                          const char *mkey, size_t mkn, const pend_op **op, const home_put **hp)
 {
-	const group *live[COMMIT_DEPTH_MAX + 1];
+	const group *live[GROUPS_MAX];
 	size_t ng = groups_live(c, live);
 	for (size_t k = 0; k < ng; k++) {
 		const group *g = live[k];
@@ -218,7 +227,7 @@ bool ledger_group_newest(const struct commit *c, const pend_op *probe, uint64_t 
 
 int64_t ledger_groups_delta(const struct commit *c, uint64_t h, const pend_op *probe)
 {
-	const group *live[COMMIT_DEPTH_MAX + 1];
+	const group *live[GROUPS_MAX];
 	size_t ng = groups_live(c, live);
 	int64_t plus = 0;
 	for (size_t k = 0; k < ng; k++) {
@@ -232,7 +241,7 @@ int64_t ledger_groups_delta(const struct commit *c, uint64_t h, const pend_op *p
 
 uint64_t ledger_groups_next_opno(const struct commit *c, uint32_t p)
 {
-	const group *live[COMMIT_DEPTH_MAX + 1];
+	const group *live[GROUPS_MAX];
 	size_t ng = groups_live(c, live);
 	uint64_t opno = c->next_opno[p];
 	for (size_t k = 0; k < ng; k++)
@@ -279,7 +288,12 @@ void ledger_group_idem(struct commit *c, const idem_req *req, const char *answer
 {
 	group *g = c->g;
 	idem_batch_put(g->wb, req, 200, answer, len);
-	g->idem[g->nidem++] = ih;
+	g->idem[g->nidem] = ih;
+	g->idem_fp[g->nidem] = req->fingerprint;
+	g->idem_answer[g->nidem] = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(g->idem_answer[g->nidem], answer, len);
+	g->idem_len[g->nidem++] = len;
 }
 
 void ledger_group_ticket(struct commit *c, ledger_ticket *t)
@@ -565,10 +579,11 @@ void ledger_wakes_call(const wake_list *wl)
 }
 
 /* After g's write (rc): its ops into the overlay and the open batches,
- * its tickets resolved and, with commit threads (async), their wakes put
- * in *wl for the caller to call (the commit thread calls them with the
- * mutex let go, as a wake is a system call), the partitions it filled a
- * batch of put in *fl for the caller to seal, g emptied. Mutex held. */
+ * its tickets resolved and, with commit threads (async), their wakes
+ * added to *wl for the caller to call (the commit thread calls them
+ * with the mutex let go, as a wake is a system call), the partitions it
+ * filled a batch of added to *fl for the caller to seal, g emptied.
+ * Mutex held. */
 static void group_finish(struct commit *c, group *g, int rc, uint64_t wall_ms, bool async,
                          wake_list *wl, full_list *fl)
 {
@@ -607,7 +622,6 @@ static void group_finish(struct commit *c, group *g, int rc, uint64_t wall_ms, b
 		for (size_t i = 0; i < g->n; i++)
 			commit_op(c, g, i, grec, wall_ms);
 	}
-	wl->n = 0;
 	for (ledger_ticket *t = g->tickets, *next; t; t = next) {
 		/* Read before the release: from then on the ticket is the
 		 * staging thread's again, and may be reused. */
@@ -631,7 +645,6 @@ static void group_finish(struct commit *c, group *g, int rc, uint64_t wall_ms, b
 	}
 	/* Partitions that filled a batch, each once; the reset below needs
 	 * the ops' partitions. */
-	fl->n = 0;
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		uint32_t p = g->ops[i].p;
 		if (g->head[p] == i + 1 && ledger_outbox_full(c->outbox, p))
@@ -640,22 +653,64 @@ static void group_finish(struct commit *c, group *g, int rc, uint64_t wall_ms, b
 	group_reset(g);
 }
 
-/* A slot of grp[] neither open nor in flight (there is one while
- * fewer than depth groups are in flight). */
+/* A slot of grp[] neither open, closed nor in flight (there is one
+ * while fewer than depth groups are in flight and fewer than
+ * GROUP_CLOSED_MAX closed). */
 static group *group_idle(struct commit *c)
 {
-	for (size_t i = 0; i < COMMIT_DEPTH_MAX + 1; i++) {
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
 		group *g = &c->grp[i];
 		bool busy = g == c->g;
+		for (size_t k = 0; k < c->nclosed && !busy; k++)
+			busy = c->closed[k] == g;
 		for (size_t k = 0; k < c->nfly && !busy; k++)
 			busy = c->fly[k] == g;
 		if (!busy)
 			return g;
 	}
-	abort(); /* more in flight than depth: a broken invariant */
+	abort(); /* more in flight than depth, or closed than the most: a broken invariant */
 }
 
-/* The open group may be taken now: fewer than depth in flight, and none
+void ledger_groups_mark(const struct commit *c, group_marks *m)
+{
+	m->n = 0;
+	for (size_t i = 0; i < c->nfly; i++)
+		m->g[m->n++] = c->fly[i];
+	for (size_t i = 0; i < c->nclosed; i++)
+		m->g[m->n++] = c->closed[i];
+	if (!group_empty(c->g))
+		m->g[m->n++] = c->g;
+	for (size_t i = 0; i < m->n; i++)
+		m->gen[i] = m->g[i]->gen;
+}
+
+int ledger_groups_marked(const struct commit *c, const group_marks *m)
+{
+	int left = MARKS_RESOLVED;
+	for (size_t i = 0; i < m->n; i++) {
+		const group *g = m->g[i];
+		if (g->gen != m->gen[i])
+			continue; /* resolved, and maybe open again as another group */
+		if (g == c->g)
+			return MARKS_WAITING;
+		for (size_t k = 0; k < c->nclosed; k++)
+			if (c->closed[k] == g)
+				return MARKS_WAITING;
+		left = MARKS_FLYING;
+	}
+	return left;
+}
+
+bool ledger_group_close(struct commit *c)
+{
+	if (c->nclosed == GROUP_CLOSED_MAX)
+		return false;
+	c->closed[c->nclosed++] = c->g;
+	c->g = group_idle(c);
+	return true;
+}
+
+/* A group may be taken now: fewer than depth in flight, and none
  * doomed (those staged on a failed group finish before anything staged
  * since is sent, so that their undoing in the copy reads a store that
  * no later group has written). mu held. */
@@ -695,9 +750,17 @@ void ledger_turn_pass(struct commit *c)
 
 group *ledger_group_take(struct commit *c)
 {
-	group *g = c->g;
-	c->fly[c->nfly++] = g;
-	c->g = group_idle(c);
+	group *g;
+	if (c->nclosed) {
+		g = c->closed[0];
+		memmove(c->closed, c->closed + 1, (c->nclosed - 1) * sizeof *c->closed);
+		c->nclosed--;
+		c->fly[c->nfly++] = g;
+	} else {
+		g = c->g;
+		c->fly[c->nfly++] = g;
+		c->g = group_idle(c);
+	}
 	g->gno = c->next_gno++;
 	g->doom = 0;
 	g->seq = c->taken++;
@@ -728,17 +791,22 @@ void ledger_group_settle(struct commit *c, group *g, int rc, const group_end *e,
 	if (own)
 		log_error("group write failed; its writes answer 503", "ops=%zu err=\"%s\"", g->n,
 		          err_str(rc));
-	out->wl_open.n = 0;
-	out->fl_open.n = 0;
+	out->wl.n = out->fl.n = 0;
+	out->wl_open.n = out->fl_open.n = 0;
 	group_finish(c, g, rc, e->wall_ms, async, &out->wl, &out->fl);
 	if (own) {
-		/* The open group and the later ones in flight were staged on
-		 * top of this one: their writes took their memberships and
-		 * counts from it (a repeat of a like in it is no change, an
-		 * unlike of it takes one off). Written without it, they would
-		 * record a member no op counts, or take off a like never
-		 * recorded: they fail too. Stagers no longer see the doomed
-		 * ones, so what stages from now on rests on the store alone. */
+		/* The closed groups, the open one and the later ones in
+		 * flight were staged on top of this one: their writes took
+		 * their memberships and counts from it (a repeat of a like in
+		 * it is no change, an unlike of it takes one off). Written
+		 * without it, they would record a member no op counts, or
+		 * take off a like never recorded: they fail too. Stagers no
+		 * longer see the doomed ones, so what stages from now on
+		 * rests on the store alone. */
+		for (size_t i = 0; i < c->nclosed; i++)
+			group_finish(c, c->closed[i], rc, e->wall_ms, async, &out->wl_open,
+			             &out->fl_open);
+		c->nclosed = 0;
 		if (!group_empty(c->g))
 			group_finish(c, c->g, rc, e->wall_ms, async, &out->wl_open, &out->fl_open);
 		for (size_t i = 1; i < c->nfly; i++)
@@ -767,23 +835,49 @@ static bool idem_staged(const group *g, uint64_t h)
 	return false;
 }
 
-/* A group in flight holds the idempotency key hashed h. */
-static bool idem_in_flight(const struct commit *c, uint64_t h)
+/* A group closed or in flight holds the idempotency key hashed h: the
+ * group, or NULL. */
+static group *idem_taken(const struct commit *c, uint64_t h)
 {
+	for (size_t i = 0; i < c->nclosed; i++)
+		if (idem_staged(c->closed[i], h))
+			return c->closed[i];
 	for (size_t i = 0; i < c->nfly; i++)
 		if (idem_staged(c->fly[i], h))
-			return true;
-	return false;
+			return c->fly[i];
+	return NULL;
 }
 
 bool ledger_idem_pending(const struct commit *c, uint64_t ih)
 {
-	return idem_in_flight(c, ih) || idem_staged(c->g, ih);
+	return idem_taken(c, ih) || idem_staged(c->g, ih);
 }
 
 bool ledger_idem_in_flight(const struct commit *c, uint64_t ih)
 {
-	return idem_in_flight(c, ih);
+	return idem_taken(c, ih) != NULL;
+}
+
+int ledger_group_follow(struct commit *c, uint64_t ih, uint64_t fp, ledger_ticket *t, char **answer,
+                        size_t *len)
+{
+	group *g = idem_staged(c->g, ih) ? c->g : idem_taken(c, ih);
+	if (!g)
+		return ERR_NOTFOUND;
+	size_t i = 0;
+	while (g->idem[i] != ih)
+		i++;
+	if (g->idem_fp[i] != fp)
+		return ERR_CONFLICT;
+	*answer = xmalloc(g->idem_len[i] ? g->idem_len[i] : 1);
+	if (g->idem_len[i])
+		memcpy(*answer, g->idem_answer[i], g->idem_len[i]);
+	*len = g->idem_len[i];
+	/* On the group, doomed or not: its outcome is the first try's. */
+	atomic_store_explicit(&t->state, LEDGER_STAGED, memory_order_relaxed);
+	t->next = g->tickets;
+	g->tickets = t;
+	return 0;
 }
 
 bool ledger_group_fits(const struct commit *c, size_t n, bool idem, uint64_t ih)

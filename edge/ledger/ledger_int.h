@@ -182,9 +182,11 @@ void ledger_committer_free(struct committer *k);
 /* Starts the commit threads (one per group in flight): 0 or ERR_IO.
  * ledger_stop_commits (ledger.h) ends them: staged writes stay staged. */
 int ledger_committer_start(ledger *l);
-/* Writes the open group (when it is empty: waits for the groups in
- * flight), after the groups in flight, then seals the batches it
- * filled: 0 or its error. Lets the mutex go (waiting for room, sealing):
+/* Writes the closed groups and the open one there are on entry, after
+ * the groups in flight, and seals the batches they filled (a commit
+ * thread may take some of them meanwhile); returns once each of those
+ * groups, and each one in flight on entry, is resolved: 0 or the first
+ * error of a group it wrote itself. Lets the mutex go (waiting for room, sealing):
  * the caller checks again what it relies on. */
 int ledger_group_commit(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l));
 /* ledger_group_commit with a ticket of the caller's own in the open
@@ -198,6 +200,13 @@ int ledger_group_commit_own(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(
  * Lets the mutex go (as ledger_group_commit); returns with room. */
 void ledger_group_room(ledger *l, size_t n, bool idem, uint64_t ih, uint64_t wall_ms)
     TSA_REQUIRES(LEDGER_MU(l));
+/* The same for a write with a ticket while commit threads run, without
+ * waiting: a full open group is closed, for a commit thread to take,
+ * and a new one opened. 0 with room; ERR_AGAIN, nothing done, when
+ * GROUP_CLOSED_MAX groups are closed already. Never lets the mutex
+ * go. The idempotency key (ih) is in no group (ledger_group_follow
+ * answers a retry first). */
+int ledger_group_room_now(ledger *l, size_t n, bool idem, uint64_t ih) TSA_REQUIRES(LEDGER_MU(l));
 
 /* === the home stream (ledger_home.c) ====================================== */
 

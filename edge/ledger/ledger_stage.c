@@ -308,16 +308,41 @@ static int replay_outcome(ledger *l, int rc, size_t n)
  * open group (and none of its key in the groups), the budget, then the
  * ops staged (answers), the key's record rendered into the group
  * (*rendered: the caller frees it), and the write left to the commit
- * thread (t) or committed now. STAGE_REREAD, with nothing staged, when
+ * thread (t) or committed now. A write with a ticket while commit
+ * threads run (an event loop's) never waits here: a retry of a write
+ * still in a group follows that write (*replay: its answer, t on its
+ * group), a full open group is closed for a commit thread to take, and
+ * with every group full the write is refused, ERR_AGAIN. Without, a
+ * retry waits for its first try and a full group is written on this
+ * thread (ledger_group_room). STAGE_REREAD, with nothing staged, when
  * a read made before the mutex no longer stands (a group holding the
  * key's record, or changing a membership the write needs, finished
  * since seen) or failed: the caller reads again with the mutex let go. */
 static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, uint64_t wall_ms,
-                        ledger_answer *answers, const ledger_idem *idem, ledger_ticket *t,
-                        uint64_t seen, bool retried, char **rendered) TSA_REQUIRES(LEDGER_MU(l))
+                        ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
+                        ledger_ticket *t, uint64_t seen, bool retried, char **rendered)
+    TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
+	bool now = t && l->committer.async; /* a loop's write: it never waits */
+	if (now && idem) {
+		/* A retry of a write still in a group answers as that write,
+		 * once its group is written: never staged twice, never waited
+		 * for on this thread. */
+		int rc = ledger_group_follow(c, ih, idem->req.fingerprint, t, &replay->body,
+		                             &replay->len);
+		if (rc != ERR_NOTFOUND) {
+			if (rc == 0) {
+				replay->replayed = true;
+				replay->status = 200;
+				atomic_fetch_add_explicit(&l->replays, 1, memory_order_relaxed);
+			} else {
+				telemetry_refused(l->o.tm, TM_REFUSED_CONFLICT, n);
+			}
+			return rc;
+		}
+	}
 	if (l->o.log->refusing(l->o.log_ctx) && !(idem && ledger_idem_pending(c, ih))) {
 		/* Its copy would be refused: so is the write, now, rather
 		 * than after the room below (a wait on this thread). Not a
@@ -328,8 +353,15 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 		telemetry_refused(l->o.tm, TM_REFUSED_REPLICATION, n);
 		return ERR_TIMEOUT;
 	}
-	/* A retry must see its first try: no group may hold its key. */
-	ledger_group_room(l, n, idem != NULL, ih, wall_ms);
+	if (!now) {
+		/* A retry must see its first try: no group may hold its key. */
+		ledger_group_room(l, n, idem != NULL, ih, wall_ms);
+	} else if (ledger_group_room_now(l, n, idem != NULL, ih)) {
+		/* Every group a commit thread may take is full: refused
+		 * rather than waited for, so that the loop goes on reading. */
+		telemetry_refused(l->o.tm, TM_REFUSED_QUEUE, n);
+		return ERR_AGAIN;
+	}
 	/* Rare: a retry that raced its first try's group to the store. Its
 	 * record is read again before the mutex. */
 	if (idem && ledger_idem_joined(c, seen, ih))
@@ -432,7 +464,7 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		if (l->o.after_preread)
 			l->o.after_preread(l->o.hook_ctx);
 		ledger_lock(l);
-		rc = stage_locked(l, ops, sg, n, wall_ms, answers, idem, t, seen, retried,
+		rc = stage_locked(l, ops, sg, n, wall_ms, answers, idem, replay, t, seen, retried,
 		                  &rendered);
 		ledger_unlock(l);
 		answered = rc != STAGE_REREAD;

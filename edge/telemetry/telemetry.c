@@ -31,8 +31,8 @@ static const int statuses[TM_NSTATUS - 1] = {200, 204, 304, 400, 401, 403, 404, 
                                              409, 413, 422, 429, 431, 500, 502, 503, 504};
 
 static const char *const refusal_names[TM_NREFUSALS] = {
-    "budget",         "rate",       "store",      "idempotency_conflict",
-    "not_replicated", "not_active", "clock_ahead"};
+    "budget",         "rate",       "store",       "idempotency_conflict",
+    "not_replicated", "not_active", "clock_ahead", "queue_full"};
 
 /* Ops per batch: 1 .. batch.max_ops's ceiling. */
 static const double batch_bounds[] = {1,   2,    5,    10,   25,    50,    100,   250,

@@ -67,6 +67,7 @@ typedef enum tm_refusal {
 	TM_REFUSED_REPLICATION, /* the changelog did not take the copy (503 not_replicated) */
 	TM_REFUSED_NOT_ACTIVE,  /* a standby instance, or one fenced (503 not_active) */
 	TM_REFUSED_CLOCK,       /* a client clock past the bound (409 clock_ahead) */
+	TM_REFUSED_QUEUE, /* every group a commit thread may take is full (503 write_queue_full) */
 	TM_NREFUSALS
 } tm_refusal;
 

@@ -151,13 +151,23 @@ h2client_stream *h2client_request(h2client *cl, const char *method, const char *
                                   const char *body, size_t len, const char *xname,
                                   const char *xvalue)
 {
+	return h2client_request_with(cl, method, path, body, len, xname, xvalue, NULL, NULL);
+}
+
+h2client_stream *h2client_request_with(h2client *cl, const char *method, const char *path,
+                                       const char *body, size_t len, const char *xname,
+                                       const char *xvalue, const char *yname, const char *yvalue)
+{
 	cr_assert_lt(cl->n, H2CLIENT_MAX_STREAMS);
 	h2client_stream *cs = &cl->st[cl->n];
 	memset(cs, 0, sizeof *cs);
 	cs->send = body;
 	cs->send_len = len;
-	nghttp2_nv nv[H2CLIENT_NV_MAX];
+	nghttp2_nv nv[H2CLIENT_NV_MAX + 1];
 	size_t n = h2client_headers(cl, nv, method, path, xname, xvalue);
+	if (yname)
+		nv[n++] = (nghttp2_nv){(uint8_t *)yname, (uint8_t *)yvalue, strlen(yname),
+		                       strlen(yvalue), NGHTTP2_NV_FLAG_NONE};
 	nghttp2_data_provider prd = {.source.ptr = cs, .read_callback = c_read_body};
 	int32_t id = nghttp2_submit_request(cl->sess, NULL, nv, n, body ? &prd : NULL, NULL);
 	cr_assert_gt(id, 0, "submit_request: %s", nghttp2_strerror(id));

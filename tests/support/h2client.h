@@ -57,6 +57,11 @@ void h2client_close(h2client *cl);
 h2client_stream *h2client_request(h2client *cl, const char *method, const char *path,
                                   const char *body, size_t len, const char *xname,
                                   const char *xvalue);
+/* The same with a second extra header, yname: yvalue (none when yname
+ * is NULL). */
+h2client_stream *h2client_request_with(h2client *cl, const char *method, const char *path,
+                                       const char *body, size_t len, const char *xname,
+                                       const char *xvalue, const char *yname, const char *yvalue);
 
 /* A request's headers as h2client_request sends them into nv (room for
  * H2CLIENT_NV_MAX): :method and :path unless NULL, :scheme, :authority,

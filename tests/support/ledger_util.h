@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tests/support/ledger_sink.h"
+#include "tests/support/quiet_log.h"
 #include "tests/support/testdir.h"
 #include "tests/support/wire_util.h"
 #include "edge/ledger/ledger.h"
@@ -66,53 +67,6 @@ LEDGER_UTIL int record(void *ctx, uint32_t partition, uint64_t seq, const void *
 	s->len = len;
 	return 0;
 }
-
-/* A fake log's quiet parts (ledger_log): a copy taken at once, nothing
- * said of it, no refusal, sends always vouched for. */
-LEDGER_UTIL void *ledger_util_log_begin(void *ctx, store_batch *wb, bool may_defer)
-{
-	(void)ctx, (void)wb, (void)may_defer;
-	return NULL;
-}
-
-LEDGER_UTIL int ledger_util_log_end(void *ctx, store_batch *wb, void *pending)
-{
-	(void)ctx, (void)wb, (void)pending;
-	return 0;
-}
-
-LEDGER_UTIL void ledger_util_log_written(void *ctx, const store_batch *wb, int rc)
-{
-	(void)ctx, (void)wb, (void)rc;
-}
-
-LEDGER_UTIL void ledger_util_log_refused(void *ctx, const store_batch *wb)
-{
-	(void)ctx, (void)wb;
-}
-
-LEDGER_UTIL bool ledger_util_log_refusing(void *ctx)
-{
-	(void)ctx;
-	return false;
-}
-
-LEDGER_UTIL bool ledger_util_log_may_send(void *ctx)
-{
-	(void)ctx;
-	return true;
-}
-
-/* A fake log with only the quiet parts above: no follower's side. A test
- * that needs one copies it and sets follow. */
-LEDGER_UTIL const ledger_log ledger_util_quiet_log = {
-    .begin = ledger_util_log_begin,
-    .end = ledger_util_log_end,
-    .written = ledger_util_log_written,
-    .refused = ledger_util_log_refused,
-    .refusing = ledger_util_log_refusing,
-    .may_send = ledger_util_log_may_send,
-};
 
 LEDGER_UTIL void open_ledger(void)
 {

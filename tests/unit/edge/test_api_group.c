@@ -3,7 +3,10 @@
  * answered after it, with the count it made; when that write fails,
  * every one of them is answered 503 (a batch: 200 with each op's error)
  * and nothing is recorded, also when the write ends before the route
- * that staged it has returned (as the commit thread's can).
+ * that staged it has returned (as the commit thread's can). With commit
+ * threads and a changelog copy held, the loop never waits on a write: a
+ * retry of a write still out, on the same connection, follows it, and a
+ * read sent after both is answered first.
  *
  * The client connects and sends all its requests before the server's
  * loop first runs, so they are in the socket together and are read in
@@ -24,6 +27,7 @@
 #include "tests/support/testdir.h"
 #include "tests/support/api_util.h"
 #include "tests/support/ledger_sink.h"
+#include "tests/support/quiet_log.h"
 #include "edge/api/api.h"
 #include "edge/ledger/ledger.h"
 #include "clock.h"
@@ -48,6 +52,40 @@ static struct {
 	h2client cl;
 } T;
 
+/* A changelog whose copies are held until the test lets them go. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool go;
+} H = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+
+static void held_go(void)
+{
+	pthread_mutex_lock(&H.mu);
+	H.go = true;
+	pthread_mutex_unlock(&H.mu);
+	pthread_cond_broadcast(&H.cv);
+}
+
+static int held_end(void *ctx, store_batch *wb, void *pending)
+{
+	(void)ctx, (void)wb, (void)pending;
+	pthread_mutex_lock(&H.mu);
+	while (!H.go)
+		pthread_cond_wait(&H.cv, &H.mu);
+	pthread_mutex_unlock(&H.mu);
+	return 0;
+}
+
+static const ledger_log held_log = {
+    .begin = ledger_util_log_begin,
+    .end = held_end,
+    .written = ledger_util_log_written,
+    .refused = ledger_util_log_refused,
+    .refusing = ledger_util_log_refusing,
+    .may_send = ledger_util_log_may_send,
+};
+
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -68,19 +106,33 @@ static void after_stage(void *ctx)
 	cr_assert_neq(ledger_commit_now(T.l, clock_wall_ms()), 0);
 }
 
-static void setup(void)
+/* The ledger, with commit threads and a held changelog (held) or
+ * without either. */
+static void open_ledger(bool held)
 {
-	log_threshold = LOG_ERROR + 1; /* the injected failures log errors */
-	memset(&T, 0, sizeof T);
-	testdir_make(T.dir, sizeof T.dir, "test_api_group");
-	T.db = testdir_open_store(T.dir);
 	ledger_opts o = api_util_ledger_opts(4);
 	o.seal_age_ms = 60000;
 	o.after_stage = after_stage;
+	if (held) {
+		o.commit_thread = true;
+		o.commit_depth = 2;
+		o.log = &held_log;
+	}
 	char err[256];
 	T.l = ledger_open(T.db, &o, err, sizeof err);
 	cr_assert_not_null(T.l, "%s", err);
 	cr_assert_eq(ledger_sink_complete(T.l, o.partitions), 0);
+}
+
+static void setup(void)
+{
+	log_threshold = LOG_ERROR + 1; /* the injected failures log errors */
+	memset(&T, 0, sizeof T);
+	H.go = false;
+	testdir_make(T.dir, sizeof T.dir, "test_api_group");
+	T.db = testdir_open_store(T.dir);
+	open_ledger(false);
+	char err[256];
 	T.base = event_base_new();
 	cr_assert_not_null(T.base);
 	api_config cfg = api_util_config();
@@ -109,6 +161,7 @@ static void *loop_main(void *arg)
 
 static void teardown(void)
 {
+	held_go(); /* copies still held go on, and the commit threads stop */
 	if (T.running) {
 		cr_assert_eq(write(T.stop[1], "x", 1), 1);
 		pthread_join(T.thread, NULL);
@@ -267,4 +320,49 @@ Test(api_group, a_batch_whose_group_fails_before_its_route_returns_gets_each_ops
 	cr_assert_eq(cs->status, 200, "%.*s", (int)cs->len, cs->body);
 	cr_assert_not_null(strstr(cs->body, "store_unavailable"), "%.*s", (int)cs->len, cs->body);
 	cr_assert_eq(stats().ops_accepted, 0);
+}
+
+/* Pumps the client until cs is closed (5 s at most). */
+static void pump_until_closed(const h2client_stream *cs)
+{
+	for (int i = 0; i < 50 && !cs->closed && !T.cl.eof; i++)
+		h2client_pump(&T.cl, 100);
+	cr_assert(cs->closed, "never answered");
+}
+
+Test(api_group, a_retry_of_a_write_still_out_follows_it_and_reads_are_not_held_behind)
+{
+	ledger_free(T.l);
+	open_ledger(true);
+	T.a.lg = T.l;
+	connect_client();
+	/* A keyed like, its retry on the same connection (a client that
+	 * gave up on the first before its answer), then a read: all in
+	 * one turn. */
+	h2client_stream *first =
+	    h2client_request_with(&T.cl, "POST", "/v1/items/post/1/likes", NULL, 0, "x-user-id",
+	                          "u1", "idempotency-key", "k-1");
+	h2client_stream *retry =
+	    h2client_request_with(&T.cl, "POST", "/v1/items/post/1/likes", NULL, 0, "x-user-id",
+	                          "u1", "idempotency-key", "k-1");
+	h2client_stream *read =
+	    h2client_request(&T.cl, "GET", "/v1/items/post/1/likes", NULL, 0, "x-user-id", "u2");
+	start_loop();
+	pump_until_closed(read);
+	cr_assert_eq(read->status, 200, "%d %.*s", read->status, (int)read->len, read->body);
+	cr_assert_not(first->closed, "answered before its copy was acknowledged");
+	cr_assert_not(retry->closed, "the retry answered before its first try");
+	held_go();
+	cr_assert(h2client_run(&T.cl));
+	cr_assert_eq(first->status, 200, "%.*s", (int)first->len, first->body);
+	cr_assert_eq(retry->status, 200, "%.*s", (int)retry->len, retry->body);
+	cr_assert_eq(retry->len, first->len);
+	cr_assert_eq(memcmp(retry->body, first->body, first->len), 0, "%.*s against %.*s",
+	             (int)retry->len, retry->body, (int)first->len, first->body);
+	cr_assert_str_eq(h2client_header(retry, "idempotent-replayed"), "true");
+	ledger_view v;
+	cr_assert_eq(ledger_read(T.l, "likes", "post:1", &v), 0);
+	cr_assert_eq(v.count, 1, "the retry counted again");
+	cr_assert_eq(stats().ops_accepted, 1);
+	cr_assert_eq(stats().ops_replayed, 1);
 }

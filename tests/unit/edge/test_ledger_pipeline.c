@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edge/ledger/ledger_int.h" /* GROUP_CLOSED_MAX, the commit threads' stop */
 #include "tests/support/ledger_util.h"
 #include "tests/unit/edge/ledger_fixture.h"
 
@@ -406,6 +407,256 @@ Test(ledger_pipeline, at_depth_one_the_copy_in_halves_goes_one_group_at_a_time)
 	cr_assert_eq(atomic_load(&H.in_flight_max), 1);
 	cr_assert_eq(count_of(ITEM), 1);
 	cr_assert_eq(member_of("u1", ITEM), -1);
+}
+
+/* --- a loop's writes never wait: closed groups, retries that follow -------- */
+
+/* Stages a full group's worth of likes of ITEM, by users "q<first>"
+ * and on, with t: ledger_stage_ops's code. */
+static int stage_full_group(unsigned first, ledger_ticket *t)
+{
+	static char users[LEDGER_GROUP_OPS][16];
+	static ledger_op ops[LEDGER_GROUP_OPS];
+	static ledger_answer ans[LEDGER_GROUP_OPS];
+	for (unsigned i = 0; i < LEDGER_GROUP_OPS; i++) {
+		snprintf(users[i], sizeof users[i], "q%u", first + i);
+		ops[i] = like_op(users[i], ITEM, true);
+	}
+	t->wake = NULL;
+	t->wake_ctx = NULL;
+	return ledger_stage_ops(T.l, ops, LEDGER_GROUP_OPS, WALL, ans, NULL, NULL, t);
+}
+
+Test(ledger_pipeline, full_groups_are_closed_rather_than_waited_for_and_the_rest_refused)
+{
+	H.hold = true;
+	ledger_ticket t1, t2, full[GROUP_CLOSED_MAX + 1], over;
+	send_group(like_op("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u2", ITEM, true), &t2, 2);
+	/* Both groups are out and held: no group can be taken. Each call
+	 * below fills the open group; the next closes it and opens
+	 * another, with no copy acknowledged meanwhile (a wait here would
+	 * hang the test). */
+	for (unsigned k = 0; k <= GROUP_CLOSED_MAX; k++)
+		cr_assert_eq(stage_full_group(k * LEDGER_GROUP_OPS, &full[k]), 0, "group %u", k);
+	/* Every group a commit thread may take is full: refused at once. */
+	int rc = stage_full_group((GROUP_CLOSED_MAX + 1) * LEDGER_GROUP_OPS, &over);
+	cr_assert_eq(rc, ERR_AGAIN);
+	cr_assert_eq(ledger_ticket_state(&over), LEDGER_UNSTAGED);
+	cr_assert_eq(atomic_load(&H.begun), 2, "a closed group went out past the depth");
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	for (int i = 0; i < COPIES_MAX; i++)
+		sem_post(&H.ack[i]);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t2), LEDGER_DURABLE);
+	for (unsigned k = 0; k <= GROUP_CLOSED_MAX; k++)
+		cr_assert_eq(ticket_resolved(&full[k]), LEDGER_DURABLE, "group %u", k);
+	cr_assert_eq(atomic_load(&H.begun), 2 + GROUP_CLOSED_MAX + 1, "one copy per group");
+	uint64_t want = 2 + (GROUP_CLOSED_MAX + 1) * LEDGER_GROUP_OPS;
+	cr_assert_eq(count_of(ITEM), want);
+	reopen();
+	cr_assert_eq(count_of(ITEM), want);
+}
+
+Test(ledger_pipeline, groups_closed_on_a_failed_one_fail_with_it)
+{
+	H.hold = true;
+	H.result[0] = ERR_TIMEOUT;
+	ledger_ticket t1, t2, full[2];
+	send_group(like_op("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u2", ITEM, true), &t2, 2);
+	cr_assert_eq(stage_full_group(0, &full[0]), 0);
+	cr_assert_eq(stage_full_group(LEDGER_GROUP_OPS, &full[1]), 0); /* closes full[0]'s */
+	sem_post(&H.ack[1]);
+	sem_post(&H.ack[0]);
+	cr_assert_eq(ticket_resolved(&t1), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&t2), ERR_TIMEOUT);
+	cr_assert_eq(ticket_resolved(&full[0]), ERR_TIMEOUT, "closed on a failed group");
+	cr_assert_eq(ticket_resolved(&full[1]), ERR_TIMEOUT, "open on a failed group");
+	cr_assert_eq(count_of(ITEM), 0);
+	cr_assert_eq(member_of("q0", ITEM), -1);
+	/* What stages now rests on the store alone, and is written. */
+	ledger_ticket t3;
+	cr_assert(send_group(like_op("q0", ITEM, true), &t3, 3).changed);
+	sem_post(&H.ack[2]);
+	cr_assert_eq(ticket_resolved(&t3), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+/* Renders the answer to a write as the number of the call that made it,
+ * so that a retry's answer shows whose it is. */
+static unsigned renders;
+
+static char *render_call(void *ctx, const ledger_answer *answers, size_t n, size_t *len)
+{
+	(void)ctx;
+	(void)answers;
+	(void)n;
+	char *s = xmalloc(16);
+	*len = (size_t)snprintf(s, 16, "call-%u", ++renders);
+	return s;
+}
+
+/* Stages a like of ITEM by u1 with Idempotency-Key k1 and fingerprint
+ * fp, with t: its code, *r what it replayed. */
+static int stage_keyed(uint64_t fp, ledger_ticket *t, ledger_replay *r)
+{
+	ledger_op op = like_op("u1", ITEM, true);
+	ledger_idem idem = {.req = {"u1", "k1", fp, WALL + 60000}, .render = render_call};
+	ledger_answer a;
+	t->wake = NULL;
+	t->wake_ctx = NULL;
+	return ledger_stage_ops(T.l, &op, 1, WALL, &a, &idem, r, t);
+}
+
+/* A retry of u1's keyed like (fingerprint 42), with t: answered with
+ * the first try's answer. */
+static void retry_replayed(ledger_ticket *t)
+{
+	ledger_replay r;
+	cr_assert_eq(stage_keyed(42, t, &r), 0, "a retry waited for its first try");
+	cr_assert(r.replayed);
+	cr_assert_eq(r.len, 6);
+	cr_assert_eq(memcmp(r.body, "call-1", 6), 0, "the retry answers as the first try");
+	free(r.body);
+}
+
+/* The first try of u1's keyed like goes out and is held (copy 0); a
+ * retry is made meanwhile: it follows the first try, answered with its
+ * answer at once and resolved with its group. */
+static void retry_while_out(ledger_ticket *t1, ledger_ticket *t2)
+{
+	H.hold = true;
+	renders = 0;
+	ledger_replay r1;
+	cr_assert_eq(stage_keyed(42, t1, &r1), 0);
+	cr_assert_not(r1.replayed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	wait_until(begun_at_least, 1, "the first try's copy is sent");
+	retry_replayed(t2);
+	cr_assert_eq(ledger_ticket_state(t2), LEDGER_STAGED, "answered before its first try");
+	/* The same key for another request: refused at once. */
+	ledger_ticket t3;
+	ledger_replay r3;
+	cr_assert_eq(stage_keyed(43, &t3, &r3), ERR_CONFLICT);
+	cr_assert_eq(ledger_ticket_state(&t3), LEDGER_UNSTAGED);
+	cr_assert_eq(renders, 1, "a retry rendered an answer of its own");
+}
+
+Test(ledger_pipeline, a_retry_of_a_write_out_follows_it_without_waiting)
+{
+	ledger_ticket t1, t2;
+	retry_while_out(&t1, &t2);
+	sem_post(&H.ack[0]);
+	cr_assert_eq(ticket_resolved(&t1), LEDGER_DURABLE);
+	cr_assert_eq(ticket_resolved(&t2), LEDGER_DURABLE);
+	cr_assert_eq(atomic_load(&H.begun), 1, "the retry went out in a copy of its own");
+	cr_assert_eq(count_of(ITEM), 1);
+	cr_assert_eq(stats_now().ops_replayed, 1);
+	/* Once written, a retry is answered from the store. */
+	ledger_ticket t4;
+	retry_replayed(&t4);
+	cr_assert_eq(ledger_ticket_state(&t4), LEDGER_UNSTAGED);
+}
+
+Test(ledger_pipeline, a_retry_following_a_write_that_fails_fails_with_it)
+{
+	H.result[0] = ERR_KAFKA;
+	ledger_ticket t1, t2;
+	retry_while_out(&t1, &t2);
+	sem_post(&H.ack[0]);
+	cr_assert_eq(ticket_resolved(&t1), ERR_KAFKA);
+	cr_assert_eq(ticket_resolved(&t2), ERR_KAFKA, "told durable of a write not recorded");
+	cr_assert_eq(count_of(ITEM), 0);
+	/* Nothing of it is in the store: the key is new again. */
+	ledger_ticket t4;
+	ledger_replay r4;
+	cr_assert_eq(stage_keyed(42, &t4, &r4), 0);
+	cr_assert_not(r4.replayed);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	wait_until(begun_at_least, 2, "the new try's copy is sent");
+	sem_post(&H.ack[1]);
+	cr_assert_eq(ticket_resolved(&t4), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 1);
+}
+
+static void *stop_commits(void *arg)
+{
+	(void)arg;
+	ledger_stop_commits(T.l);
+	return NULL;
+}
+
+static bool stopping(unsigned unused)
+{
+	(void)unused;
+	ledger_lock(T.l);
+	bool s = T.l->committer.stopping;
+	ledger_unlock(T.l);
+	return s;
+}
+
+Test(ledger_pipeline, a_closed_group_left_by_stopped_commit_threads_is_written_by_a_retry)
+{
+	H.hold = true;
+	ledger_ticket t1, t2, keyed, full;
+	ledger_replay r;
+	send_group(like_op("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u2", ITEM, true), &t2, 2);
+	renders = 0;
+	cr_assert_eq(stage_keyed(42, &keyed, &r), 0);
+	cr_assert_eq(stage_full_group(0, &full), 0); /* closes the keyed write's group */
+	/* The commit threads stop once their groups are out: the closed
+	 * one and the open one stay staged. */
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, stop_commits, NULL), 0);
+	wait_until(stopping, 0, "the commit threads are told to stop");
+	H.hold = false;
+	sem_post(&H.ack[0]);
+	sem_post(&H.ack[1]);
+	pthread_join(th, NULL);
+	cr_assert_not(ledger_commits_async(T.l));
+	cr_assert_eq(ledger_ticket_state(&keyed), LEDGER_STAGED);
+	/* A retry with no ticket waits for its first try: the closed group
+	 * is written on its thread (no commit thread is left to). */
+	ledger_ticket none;
+	retry_replayed(&none);
+	cr_assert_eq(ledger_ticket_state(&keyed), LEDGER_DURABLE);
+	cr_assert_eq(ledger_commit_now(T.l, WALL), 0);
+	cr_assert_eq(ledger_ticket_state(&full), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 2 + LEDGER_GROUP_OPS, "u1's keyed like repeats its first");
+}
+
+Test(ledger_pipeline, a_commit_now_writes_the_groups_there_were_not_those_closed_after)
+{
+	H.hold = true;
+	atomic_store(&inline_rc, -1);
+	ledger_ticket t1, t2, t3, full[3];
+	send_group(like_op("u1", ITEM, true), &t1, 1);
+	send_group(like_op("u2", ITEM, true), &t2, 2);
+	cr_assert_eq(stage_full_group(0, &full[0]), 0);
+	stage1(like_op("u3", ITEM, true), &t3); /* closes full[0]'s group */
+	/* In flight: copies 0 and 1; closed: full[0]; open: u3's like. */
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, commit_inline, NULL), 0);
+	sleep_us(50000);
+	/* Staged after the call: two more groups closed behind it. */
+	cr_assert_eq(stage_full_group(LEDGER_GROUP_OPS, &full[1]), 0);
+	cr_assert_eq(stage_full_group(2 * LEDGER_GROUP_OPS, &full[2]), 0);
+	for (int i = 0; i < 4; i++)
+		sem_post(&H.ack[i]); /* the four groups there were */
+	pthread_join(th, NULL);      /* a hang here: it went on with the later groups */
+	cr_assert_eq(atomic_load(&inline_rc), 0);
+	cr_assert_eq(ledger_ticket_state(&t3), LEDGER_DURABLE);
+	cr_assert_eq(ledger_ticket_state(&full[0]), LEDGER_DURABLE);
+	cr_assert_eq(ledger_ticket_state(&full[2]), LEDGER_STAGED);
+	H.hold = false;
+	for (int i = 4; i < 8; i++)
+		sem_post(&H.ack[i]);
+	cr_assert_eq(ticket_resolved(&full[1]), LEDGER_DURABLE);
+	cr_assert_eq(ledger_commit(T.l, WALL), 0);
+	cr_assert_eq(ticket_resolved(&full[2]), LEDGER_DURABLE);
+	cr_assert_eq(count_of(ITEM), 3 + 3 * LEDGER_GROUP_OPS);
 }
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
