@@ -220,13 +220,14 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now)
 		if (s->wrong <= WRONG_LOGGED && wrong_logged++ < 4)
 			log_error("load: a wrong heart",
 			          "user=u%u item=%s truth=%s said=%s region=%u instance=%u home=%u "
-			          "age_ms=%" PRIu64,
+			          "age_ms=%" PRIu64 " changed_at_region=%d",
 			          o->user, name, truth ? "liked" : "not_liked",
 			          said < 0 ? "nothing"
 			          : said   ? "liked"
 			                   : "not_liked",
 			          o->region, o->inst, o->home,
-			          ch ? (o->first_us - ch_us) / 1000 : (uint64_t)0);
+			          ch ? (o->first_us - ch_us) / 1000 : (uint64_t)0,
+			          ch ? (int)load_judge_rec_region(ch->u) : -1);
 	}
 	bool at_home = o->region == o->home && o->home_settled;
 	s->home_reads += at_home;
