@@ -150,8 +150,9 @@ static inline double run_held_s(const runner *rn)
 /* Faults (run_faults.c). The fault window key of step s (its node and
  * kind), and its scope: where it may hold up a change on its way to its
  * user's home edge, a region (its edges, its own Kafka), RUN_SCOPE_ALL
- * (a central, central's Kafka) or RUN_SCOPE_NONE (a delay, a clock: what
- * converge_ms covers); a window opened under key, scope and label,
+ * (a central, central's Kafka, a central's path slowed) or
+ * RUN_SCOPE_NONE (an edge's path slowed, a clock: what converge_ms
+ * covers); a window opened under key, scope and label,
  * closed (with span, the keys key..key+span: a cluster's nodes) by the
  * step healed_by names. The load learns which scopes have a window in
  * force (load_set_stalled) as they open and close; run_stalls_tell

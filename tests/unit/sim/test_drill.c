@@ -1,8 +1,9 @@
 /* test_drill.c - the drill file parser (sim/drill/drill.c): a full example,
  * defaults, every kind of bad input with its line, step time scaling for
  * the short run, shards and their partition ranges, wipe steps and
- * expectations, and every drill shipped in sim/drills/. The settings one
- * by one are in test_drill_settings.c. */
+ * expectations, and every drill shipped in sim/drills/; which steps the
+ * runner counts as a fault on a change's way home. The settings one by
+ * one are in test_drill_settings.c. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -15,6 +16,7 @@
 #include "tests/support/testdir.h"
 #include "xmem.h"
 #include "sim/drill/drill.h"
+#include "sim/drill/run_int.h" /* run_fault_scope */
 
 static char tmpdir[64];
 
@@ -875,4 +877,28 @@ Test(drill, every_deployed_drill_runs_the_deployed_shape)
 	}
 	closedir(dir);
 	cr_assert_geq(n, 2, "found %d deployed drills", n);
+}
+
+Test(drill, a_slowed_path_of_centrals_is_a_fault_on_every_way_home_and_an_edges_is_not)
+{
+	drill d;
+	char err[256];
+	const char *text = "duration 60\n"
+	                   "at 1 delay central0 kafka 210 31\n"
+	                   "at 2 throttle central0 kafka 100000\n"
+	                   "at 3 delay edge0 kafka 40 10\n"
+	                   "at 4 delay edge1 central 40 10\n"
+	                   "at 5 cut central0 kafka\n"
+	                   "at 6 cut edge2 kafka\n";
+	cr_assert_eq(drill_parse("scope", text, &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.nsteps, 6);
+	cr_assert_eq(run_fault_scope(&d.steps[0]), RUN_SCOPE_ALL,
+	             "central's delay holds its feed up");
+	cr_assert_eq(run_fault_scope(&d.steps[1]), RUN_SCOPE_ALL);
+	cr_assert_eq(run_fault_scope(&d.steps[2]), RUN_SCOPE_NONE,
+	             "an edge's WAN delay is latency");
+	cr_assert_eq(run_fault_scope(&d.steps[3]), RUN_SCOPE_NONE);
+	cr_assert_eq(run_fault_scope(&d.steps[4]), RUN_SCOPE_ALL);
+	cr_assert_eq(run_fault_scope(&d.steps[5]), 2, "an edge's cut holds up its region's");
+	drill_free(&d);
 }
