@@ -290,11 +290,6 @@ static inline size_t ledger_groups_closed(const struct commit *c)
 {
 	return c->nclosed;
 }
-/* Something to take: a closed group, or an open one not empty. */
-static inline bool ledger_groups_waiting(const struct commit *c)
-{
-	return c->nclosed || !ledger_group_empty(c);
-}
 /* A retry of a write not written yet: the group (open, closed or in
  * flight) holding the idempotency key hashed ih. With the same
  * fingerprint fp, t waits on that group (LEDGER_STAGED) and *answer

@@ -168,9 +168,8 @@ static void group_fly(ledger *l, void *arg) TSA_EXCLUDES(LEDGER_MU(l))
  * letting the writer mutex go and taking it back, beside a wait), and,
  * mu held again, seals the batches the group filled. The one way a group
  * is written, by a commit thread or by a caller of ledger_group_commit.
- * ledger_group_can_take and a group waiting (ledger_groups_waiting) on entry; mu held on entry and
- * on return. wall_ms: the clock the finish records (0: read it after the
- * write). */
+ * ledger_group_can_take and a closed group, or an open one not empty, on entry; mu held on entry
+ * and on return. wall_ms: the clock the finish records (0: read it after the write). */
 static int commit_taken(ledger *l, uint64_t wall_ms) TSA_REQUIRES(LEDGER_MU(l))
 {
 	commit_run r; /* each phase sets what it hands on: no clearing per group */
@@ -191,11 +190,14 @@ int ledger_group_commit(ledger *l, uint64_t wall_ms)
 	 * is always one of them while one waits. */
 	group_marks m;
 	ledger_groups_mark(c, &m);
+	l->committer.callers++;
 	int rc = 0;
 	for (;;) {
 		int left = ledger_groups_marked(c, &m);
-		if (left == MARKS_RESOLVED)
+		if (left == MARKS_RESOLVED) {
+			l->committer.callers--;
 			return rc;
+		}
 		if (left == MARKS_WAITING && ledger_group_can_take(c)) {
 			int r = commit_taken(l, wall_ms);
 			if (r && !rc)

@@ -171,6 +171,8 @@ struct committer {
 	bool stopping;                      /* the commit threads are to end */
 	pthread_t thread[COMMIT_DEPTH_MAX]; /* one per group in flight */
 	unsigned nthreads;
+	unsigned callers;    /* threads in ledger_group_commit, its groups marked
+	                        (tests watch this) */
 	pthread_cond_t work; /* commit threads: asked, or stopping */
 	pthread_cond_t done; /* a group in flight written and resolved (the
 	                        commit threads wait on it too, for room) */
