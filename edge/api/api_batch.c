@@ -735,6 +735,22 @@ static bool parse_ops(api *a, const http_request *req, http_response *resp, ops_
 	return ok;
 }
 
+/* With its ticket staged, the answer a batch gets should its group's
+ * write fail (it may have already: the commit thread can take the group
+ * before the route returns): every op the ledger had gets the error, as
+ * when the call's own write fails. A retry following its first try's
+ * group gets the same. */
+static void keep_fail_body(api_ctx *x, ops_plan *pl, const ledger_answer *ans)
+{
+	if (!ledger_ticket_staged(x->ticket))
+		return;
+	write_result e = api_write_error(ERR_IO);
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->res[i].status == 200)
+			pl->res[i] = e;
+	x->fail_body = render_ops(pl, ans, 0, &x->fail_len);
+}
+
 int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 {
 	const char *user = x->who.user;
@@ -780,11 +796,12 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	if (rc == 0 && replay.replayed) {
 		/* Its first try's answer: from the store, or (the ticket
 		 * staged) from the group the first try is in, whose outcome
-		 * this retry then shares. */
+		 * this retry then shares (keep_fail_body). */
 		a->st.replayed++;
 		api_header(resp, "idempotent-replayed", "true");
 		api_respond(resp, replay.status, replay.body, replay.len);
-		goto fail_body;
+		keep_fail_body(x, &pl, ans);
+		goto out;
 	}
 	if (rc) {
 		/* Nothing was recorded: every op the ledger had gets the error. */
@@ -803,18 +820,7 @@ int api_ops(api *a, api_ctx *x, const http_request *req, http_response *resp)
 	}
 	body = render_ops(&pl, ans, nl, &len);
 	api_respond(resp, 200, body, len);
-fail_body:
-	if (ledger_ticket_staged(x->ticket)) {
-		/* Should the group's write fail (it may have already: the
-		 * commit thread can take the group before this returns), every
-		 * op the ledger had gets its error, as when this call's own
-		 * write fails above. */
-		write_result e = api_write_error(ERR_IO);
-		for (size_t i = 0; i < pl.n; i++)
-			if (pl.res[i].status == 200)
-				pl.res[i] = e;
-		x->fail_body = render_ops(&pl, ans, 0, &x->fail_len);
-	}
+	keep_fail_body(x, &pl, ans);
 out:
 	free(skip);
 	free(ans);

@@ -84,7 +84,7 @@ typedef struct group {
 	group_slot member[GROUP_SLOTS];
 	group_slot count[GROUP_SLOTS];
 	/* Its idempotency records: each key's hash, its request's
-	 * fingerprint and its answer (a copy, malloc'ed), so that a retry
+	 * fingerprint and its answer (the rendering, owned), so that a retry
 	 * made while the group is not written yet answers as its first try
 	 * (ledger_group_follow). */
 	uint64_t idem[GROUP_IDEM];
@@ -246,9 +246,10 @@ void ledger_clock_observe(struct commit *c, uint64_t stamp, uint64_t wall_ms);
  * (ledger_group_record), outside the mutex. */
 void ledger_group_add(struct commit *c, pend_op *op, uint32_t p, uint32_t bytes, uint64_t pair_h,
                       bool set, uint64_t mhash);
-/* A write's idempotency record (its answer, len bytes; its key hashed
+/* A write's idempotency record (its answer, len bytes, malloc'ed: the
+ * group keeps it for a retry to follow and frees it; its key hashed
  * ih), put in the open group. */
-void ledger_group_idem(struct commit *c, const idem_req *req, const char *answer, size_t len,
+void ledger_group_idem(struct commit *c, const idem_req *req, char *answer, size_t len,
                        uint64_t ih);
 /* t waits on the open group's outcome. */
 void ledger_group_ticket(struct commit *c, ledger_ticket *t);

@@ -283,16 +283,13 @@ void ledger_group_add(struct commit *c, pend_op *op, uint32_t p, uint32_t bytes,
 	}
 }
 
-void ledger_group_idem(struct commit *c, const idem_req *req, const char *answer, size_t len,
-                       uint64_t ih)
+void ledger_group_idem(struct commit *c, const idem_req *req, char *answer, size_t len, uint64_t ih)
 {
 	group *g = c->g;
 	idem_batch_put(g->wb, req, 200, answer, len);
 	g->idem[g->nidem] = ih;
 	g->idem_fp[g->nidem] = req->fingerprint;
-	g->idem_answer[g->nidem] = xmalloc(len ? len : 1);
-	if (len)
-		memcpy(g->idem_answer[g->nidem], answer, len);
+	g->idem_answer[g->nidem] = answer;
 	g->idem_len[g->nidem++] = len;
 }
 
@@ -750,15 +747,12 @@ void ledger_turn_pass(struct commit *c)
 
 group *ledger_group_take(struct commit *c)
 {
-	group *g;
+	group *g = c->nclosed ? c->closed[0] : c->g;
+	c->fly[c->nfly++] = g;
 	if (c->nclosed) {
-		g = c->closed[0];
 		memmove(c->closed, c->closed + 1, (c->nclosed - 1) * sizeof *c->closed);
 		c->nclosed--;
-		c->fly[c->nfly++] = g;
 	} else {
-		g = c->g;
-		c->fly[c->nfly++] = g;
 		c->g = group_idle(c);
 	}
 	g->gno = c->next_gno++;

@@ -307,7 +307,7 @@ static int replay_outcome(ledger *l, int rc, size_t n)
 /* A write of the ops in sg: the part under the writer mutex. Room in the
  * open group (and none of its key in the groups), the budget, then the
  * ops staged (answers), the key's record rendered into the group
- * (*rendered: the caller frees it), and the write left to the commit
+ * (which keeps the rendering), and the write left to the commit
  * thread (t) or committed now. A write with a ticket while commit
  * threads run (an event loop's) never waits here: a retry of a write
  * still in a group follows that write (*replay: its answer, t on its
@@ -320,8 +320,7 @@ static int replay_outcome(ledger *l, int rc, size_t n)
  * since seen) or failed: the caller reads again with the mutex let go. */
 static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, uint64_t wall_ms,
                         ledger_answer *answers, const ledger_idem *idem, ledger_replay *replay,
-                        ledger_ticket *t, uint64_t seen, bool retried, char **rendered)
-    TSA_REQUIRES(LEDGER_MU(l))
+                        ledger_ticket *t, uint64_t seen, bool retried) TSA_REQUIRES(LEDGER_MU(l))
 {
 	struct commit *c = &l->commit;
 	uint64_t ih = idem ? ledger_idem_hash(idem->req.user, idem->req.key) : 0;
@@ -391,8 +390,8 @@ static int stage_locked(ledger *l, const ledger_op *ops, staged *sg, size_t n, u
 	}
 	if (idem && idem->render) {
 		size_t rlen = 0;
-		*rendered = idem->render(idem->ctx, answers, n, &rlen);
-		ledger_group_idem(c, &idem->req, *rendered, rlen, ih);
+		char *answer = idem->render(idem->ctx, answers, n, &rlen);
+		ledger_group_idem(c, &idem->req, answer, rlen, ih);
 	}
 	for (size_t i = 0; i < n; i++)
 		ledger_group_add(c, &sg[i].op, sg[i].pk.p, sg[i].bytes, sg[i].pk.h, sg[i].set,
@@ -439,7 +438,6 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		sg[i].op.counter = NULL;
 	int rc = made < n ? ERR_INVAL : 0;
 	bool answered = rc != 0, retried = false;
-	char *rendered = NULL;
 	while (!answered) {
 		/* The store and view reads before the mutex, so that no other
 		 * write waits for them; checked under it against
@@ -464,15 +462,13 @@ int ledger_stage_ops(ledger *l, const ledger_op *ops, size_t n, uint64_t wall_ms
 		if (l->o.after_preread)
 			l->o.after_preread(l->o.hook_ctx);
 		ledger_lock(l);
-		rc = stage_locked(l, ops, sg, n, wall_ms, answers, idem, replay, t, seen, retried,
-		                  &rendered);
+		rc = stage_locked(l, ops, sg, n, wall_ms, answers, idem, replay, t, seen, retried);
 		ledger_unlock(l);
 		answered = rc != STAGE_REREAD;
 		retried = true;
 	}
 	if (l->o.after_stage && ledger_ticket_staged(t))
 		l->o.after_stage(l->o.hook_ctx);
-	free(rendered);
 	for (size_t i = 0; i < n; i++)
 		free(sg[i].op.counter);
 	if (sg != one)

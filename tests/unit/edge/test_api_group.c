@@ -57,7 +57,8 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool go;
-} H = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	int rc; /* what each copy's end returns once let go */
+} H = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
 
 static void held_go(void)
 {
@@ -73,8 +74,9 @@ static int held_end(void *ctx, store_batch *wb, void *pending)
 	pthread_mutex_lock(&H.mu);
 	while (!H.go)
 		pthread_cond_wait(&H.cv, &H.mu);
+	int rc = H.rc;
 	pthread_mutex_unlock(&H.mu);
-	return 0;
+	return rc;
 }
 
 static const ledger_log held_log = {
@@ -129,6 +131,7 @@ static void setup(void)
 	log_threshold = LOG_ERROR + 1; /* the injected failures log errors */
 	memset(&T, 0, sizeof T);
 	H.go = false;
+	H.rc = 0;
 	testdir_make(T.dir, sizeof T.dir, "test_api_group");
 	T.db = testdir_open_store(T.dir);
 	open_ledger(false);
@@ -330,11 +333,17 @@ static void pump_until_closed(const h2client_stream *cs)
 	cr_assert(cs->closed, "never answered");
 }
 
-Test(api_group, a_retry_of_a_write_still_out_follows_it_and_reads_are_not_held_behind)
+/* The ledger reopened with commit threads and a held changelog. */
+static void hold_copies(void)
 {
 	ledger_free(T.l);
 	open_ledger(true);
 	T.a.lg = T.l;
+}
+
+Test(api_group, a_retry_of_a_write_still_out_follows_it_and_reads_are_not_held_behind)
+{
+	hold_copies();
 	connect_client();
 	/* A keyed like, its retry on the same connection (a client that
 	 * gave up on the first before its answer), then a read: all in
@@ -365,4 +374,32 @@ Test(api_group, a_retry_of_a_write_still_out_follows_it_and_reads_are_not_held_b
 	cr_assert_eq(v.count, 1, "the retry counted again");
 	cr_assert_eq(stats().ops_accepted, 1);
 	cr_assert_eq(stats().ops_replayed, 1);
+}
+
+Test(api_group, a_batch_retried_while_its_first_try_is_out_fails_with_it_op_by_op)
+{
+	hold_copies();
+	H.rc = ERR_TIMEOUT; /* the held copy is refused once let go */
+	connect_client();
+	static const char body[] =
+	    "{\"ops\":[{\"item\":\"post:1\",\"counter\":\"likes\",\"op\":\"add\"},"
+	    "{\"item\":\"post:2\",\"counter\":\"nope\",\"op\":\"add\"}]}";
+	h2client_stream *first =
+	    h2client_request_with(&T.cl, "POST", "/v1/ops", body, sizeof body - 1, "x-user-id",
+	                          "u1", "idempotency-key", "b-1");
+	h2client_stream *retry =
+	    h2client_request_with(&T.cl, "POST", "/v1/ops", body, sizeof body - 1, "x-user-id",
+	                          "u1", "idempotency-key", "b-1");
+	start_loop();
+	held_go();
+	cr_assert(h2client_run(&T.cl));
+	cr_assert_eq(first->status, 200, "%.*s", (int)first->len, first->body);
+	cr_assert_eq(retry->status, 200, "%.*s", (int)retry->len, retry->body);
+	cr_assert_not_null(strstr(first->body, "store_unavailable"), "%.*s", (int)first->len,
+	                   first->body);
+	cr_assert_eq(retry->len, first->len, "%.*s against %.*s", (int)retry->len, retry->body,
+	             (int)first->len, first->body);
+	cr_assert_eq(memcmp(retry->body, first->body, first->len), 0);
+	cr_assert_eq(stats().ops_accepted, 0);
+	cr_assert_eq(stats().ops_replayed, 1, "the retry followed its first try");
 }
