@@ -5,6 +5,7 @@
  */
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <leveldb/c.h>
 #include <inttypes.h>
@@ -13,11 +14,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "lowprio.h"
+#include "tsa.h"
 #include "xmem.h"
+
+/* A write that fails part-way leaves LevelDB's log torn: LevelDB counts
+ * the record's bytes as written whether or not they reached the file, so
+ * every record it appends after that sits off the log's 32 KiB blocks,
+ * and a reopen that replays the log drops them, silently ("dropping N
+ * bytes" in its LOG), acknowledged or not. (Only a failed fsync makes
+ * LevelDB refuse later writes itself.) So after a failed write this
+ * store lets nothing more reach that log: writes are refused until the
+ * log is rolled, that is until LevelDB has moved to a new log file and
+ * flushed the memtable, which holds exactly the writes that succeeded,
+ * into a table; the torn log is then deleted. A roll is tried at most
+ * once a second and only with room on the disk for the flush, as a
+ * flush that fails leaves LevelDB refusing every write until it is
+ * opened again. One write at a time reaches LevelDB (wmu), so that no
+ * write can slip into the torn log between a failure and its refusal. */
+#define ROLL_EVERY_MS 1000
+#define ROLL_SPARE_BYTES (4u << 20) /* room asked beyond the memtable's size */
+#define ROLL_FAILS_REOPEN 2         /* rolls failed in a row, with room: store_needs_reopen */
 
 struct store {
 	leveldb_t *ldb;
@@ -29,6 +51,17 @@ struct store {
 	leveldb_writeoptions_t *wopts_sync; /* a store_batch_sync batch's */
 	char *path;
 	log_limit write_errors;
+	/* Writes one at a time, and under it the torn-log state they check
+	 * (the comment at the top): whether the log is torn, the newest log
+	 * file's number when it was, and when the next roll may be tried. */
+	tsa_mutex wmu;
+	bool torn;
+	uint64_t torn_log;
+	uint64_t roll_at_ms;
+	unsigned rolls_failed; /* in a row, with room on the disk */
+	atomic_bool needs_reopen;
+	log_limit refusals;
+	_Atomic uint64_t rolls, refused;
 	_Atomic unsigned fail_writes;  /* store_fail_writes */
 	void (*write_hook)(void *ctx); /* store_write_hook */
 	void *write_hook_ctx;
@@ -156,6 +189,7 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	db->wopts_sync = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(db->wopts_sync, 1);
 	db->path = xstrdup(path);
+	pthread_mutex_init(&db->wmu, NULL);
 
 	char *lerr = NULL;
 	db->ldb = ldb_open(db->opts, path, o->compaction_nice, o->compaction_idle, &lerr);
@@ -196,6 +230,7 @@ void store_close(store *db)
 		leveldb_cache_destroy(db->cache);
 	if (db->filter)
 		leveldb_filterpolicy_destroy(db->filter);
+	pthread_mutex_destroy(&db->wmu);
 	free(db->path);
 	free(db);
 }
@@ -332,16 +367,116 @@ void store_batch_free(store_batch *b)
 	free(b);
 }
 
-int store_write(store *db, store_batch *b)
+/* The number of the newest log file in the store's directory, and
+ * whether any log numbered at most `upto` is still there. */
+static uint64_t logs_scan(const store *db, uint64_t upto, bool *old_left)
 {
-	char *lerr = NULL;
+	uint64_t newest = 0;
+	*old_left = false;
+	DIR *d = opendir(db->path);
+	if (!d) {
+		*old_left = true; /* cannot tell: as if the torn log were there */
+		return 0;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(e->d_name, &end, 10);
+		if (errno || end == e->d_name || strcmp(end, ".log") != 0)
+			continue;
+		if (n > newest)
+			newest = n;
+		if (n <= upto)
+			*old_left = true;
+	}
+	closedir(d);
+	return newest;
+}
+
+/* Whether the disk has room for the memtable's flush and some more. */
+static bool room_to_roll(store *db)
+{
+	struct statvfs fs;
+	if (statvfs(db->path, &fs))
+		return false;
+	char *mem = leveldb_property_value(db->ldb, "leveldb.approximate-memory-usage");
+	uint64_t need = (mem ? strtoull(mem, NULL, 10) : 0) + ROLL_SPARE_BYTES;
+	leveldb_free(mem);
+	return (uint64_t)fs.f_bavail * fs.f_frsize >= need;
+}
+
+/* Tries to roll the torn log (the comment at the top): true once the
+ * log that was written when the write failed is gone. */
+static bool log_roll(store *db) TSA_REQUIRES(db->wmu)
+{
+	uint64_t now = clock_mono_ms();
+	if (now < db->roll_at_ms)
+		return false;
+	db->roll_at_ms = now + ROLL_EVERY_MS;
+	if (!room_to_roll(db))
+		return false;
+	/* A compaction of a range no key is in (every key starts with a
+	 * printable tag) switches LevelDB to a new log and waits for the
+	 * memtable's flush, which deletes the old log. */
+	static const char none[] = "\xff\xff\xff\xff";
+	leveldb_compact_range(db->ldb, none, sizeof none - 1, none, sizeof none - 1);
+	bool left;
+	logs_scan(db, db->torn_log, &left);
+	if (left) {
+		/* With room for the flush, a roll fails when LevelDB refuses all
+		 * writes for good after a flush or compaction failed (while the
+		 * disk was full): only opening the store again mends that. Once
+		 * more, in case the old log's deletion was merely late. */
+		if (++db->rolls_failed >= ROLL_FAILS_REOPEN &&
+		    !atomic_exchange(&db->needs_reopen, true))
+			log_error(
+			    "store: LevelDB refuses every write until the store is opened again",
+			    "path=%s rolls_failed=%u", db->path, db->rolls_failed);
+		return false;
+	}
+	db->rolls_failed = 0;
+	db->torn = false;
+	atomic_fetch_add(&db->rolls, 1);
+	log_info("store: the log torn by a failed write is rolled; writes go on",
+	         "path=%s ms=%" PRIu64, db->path, clock_mono_ms() - now);
+	return true;
+}
+
+/* b's write with wmu held: 0, or ERR_IO with lerr set (or refused, the log torn). */
+static int write_locked(store *db, store_batch *b, char **lerr) TSA_REQUIRES(db->wmu)
+{
+	if (db->torn && !log_roll(db)) {
+		atomic_fetch_add(&db->refused, 1);
+		uint64_t skipped;
+		if (log_every(&db->refusals, 10000, &skipped))
+			log_error(
+			    "store: write refused until the log torn by a failed write is rolled",
+			    "path=%s similar_since_last=%" PRIu64, db->path, skipped);
+		return ERR_IO;
+	}
 	unsigned f = atomic_load(&db->fail_writes);
 	while (f && !atomic_compare_exchange_weak(&db->fail_writes, &f, f - 1))
 		;
-	if (f)
-		lerr = strdup("injected write failure");
-	else
-		leveldb_write(db->ldb, b->sync ? db->wopts_sync : db->wopts, b->wb, &lerr);
+	if (f) {
+		*lerr = strdup("injected write failure"); /* nothing written: the log is whole */
+		return ERR_IO;
+	}
+	leveldb_write(db->ldb, b->sync ? db->wopts_sync : db->wopts, b->wb, lerr);
+	if (!*lerr)
+		return 0;
+	bool left;
+	db->torn = true;
+	db->torn_log = logs_scan(db, 0, &left);
+	db->roll_at_ms = 0; /* the next write tries at once: the failure may have passed */
+	return ERR_IO;
+}
+
+int store_write(store *db, store_batch *b)
+{
+	char *lerr = NULL;
+	tsa_lock(&db->wmu);
+	int rc = write_locked(db, b, &lerr);
+	tsa_unlock(&db->wmu);
 	if (db->write_hook)
 		db->write_hook(db->write_hook_ctx);
 	if (lerr) {
@@ -352,9 +487,23 @@ int store_write(store *db, store_batch *b)
 			          "path=%s err=\"%s\" similar_since_last=%" PRIu64, db->path, lerr,
 			          skipped);
 		leveldb_free(lerr);
-		return ERR_IO;
 	}
-	return 0;
+	return rc;
+}
+
+bool store_needs_reopen(store *db)
+{
+	return atomic_load(&db->needs_reopen);
+}
+
+uint64_t store_log_rolls(store *db)
+{
+	return atomic_load(&db->rolls);
+}
+
+uint64_t store_writes_refused(store *db)
+{
+	return atomic_load(&db->refused);
 }
 
 /* An iterator over prefix from `from` (or the prefix's start), reading

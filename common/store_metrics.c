@@ -76,6 +76,14 @@ static void render(void *arg, sbuf *out)
 		snprintf(labels, sizeof labels, "level=\"%d\"", lv);
 		metrics_sample(c->m, out, "store_level_files", labels, strtod(buf, NULL));
 	}
+	metrics_family(c->m, out, "store_torn_log_refused_total", METRIC_COUNTER,
+	               "Writes refused after a failed write tore LevelDB's log, until the log "
+	               "was rolled (store.h).");
+	metrics_sample(c->m, out, "store_torn_log_refused_total", NULL,
+	               (double)store_writes_refused(c->db));
+	metrics_family(c->m, out, "store_log_rolls_total", METRIC_COUNTER,
+	               "Logs torn by a failed write that were rolled, writes going on after.");
+	metrics_sample(c->m, out, "store_log_rolls_total", NULL, (double)store_log_rolls(c->db));
 	double rd, wr;
 	if (store_property(c->db, "leveldb.stats", buf, sizeof buf) == 0 &&
 	    store_metrics_compaction_bytes(buf, &rd, &wr)) {

@@ -91,7 +91,8 @@ typedef struct edge {
 	uint64_t next_pump, next_sweep, next_member_sweep;
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
 	enum { RUNNING, DRAINING } phase;
-	bool hurry; /* a second signal: stop at once */
+	bool hurry;      /* a second signal: stop at once */
+	int exit_status; /* main's, once the loop ends: 1 when the store must be opened again */
 	bool drain_logged;
 	uint64_t drain_deadline;  /* mono ms: the whole drain ends */
 	uint64_t answer_deadline; /* mono ms: the loops stop answering */

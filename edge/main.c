@@ -218,6 +218,7 @@ static bool workers_alive(edge *e, uint64_t now)
 }
 
 static void drain_progress(edge *e, uint64_t now);
+static void store_reopen_exit(edge *e, uint64_t now);
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -226,6 +227,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	edge *e = arg;
 	uint64_t mono = clock_mono_ms();
 	edge_changelog_tick(e, mono);
+	store_reopen_exit(e, mono);
 	if (e->phase == DRAINING)
 		drain_progress(e, mono);
 	if (mono >= e->next_ready) {
@@ -333,18 +335,10 @@ static void drain_progress(edge *e, uint64_t now)
 	}
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* The drain's first phase, from a signal or a store that must be opened
+ * again: each worker stops taking requests and answers those in flight. */
+static void drain_begin(edge *e, uint64_t now)
 {
-	(void)what;
-	edge *e = arg;
-	if (e->phase == DRAINING) {
-		log_warn("second signal during the drain: stopping at once", "signal=%d", (int)sig);
-		e->hurry = true;
-		event_base_loopbreak(e->base);
-		return;
-	}
-	uint64_t now = clock_mono_ms();
-	log_info("stopping", "signal=%d", (int)sig);
 	int rc = sdnotify_send("STOPPING=1\nSTATUS=draining");
 	(void)rc;
 	e->phase = DRAINING;
@@ -358,6 +352,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		atomic_store(&e->w[i].drain_asked, true);
 		event_active(e->w[i].beat_ev, EV_TIMEOUT, 0);
 	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	edge *e = arg;
+	if (e->phase == DRAINING) {
+		log_warn("second signal during the drain: stopping at once", "signal=%d", (int)sig);
+		e->hurry = true;
+		event_base_loopbreak(e->base);
+		return;
+	}
+	log_info("stopping", "signal=%d", (int)sig);
+	drain_begin(e, clock_mono_ms());
+}
+
+/* LevelDB refuses every write until the store is opened again (store.h,
+ * store_needs_reopen): the edge drains and exits 1, and the service
+ * manager starts it again; with a standby, that one takes the writes
+ * over meanwhile. Reads were answered until now. */
+static void store_reopen_exit(edge *e, uint64_t now)
+{
+	if (e->phase == DRAINING || !e->db || !store_needs_reopen(e->db))
+		return;
+	log_error("the store refuses every write until it is opened again; draining and exiting "
+	          "so that the service manager starts this edge again",
+	          "edge=%s status=1", e->cfg.id);
+	e->exit_status = 1;
+	drain_begin(e, now);
 }
 
 /* The worker's beat (its loop thread): liveness for the watchdog, and
@@ -854,7 +877,7 @@ int main(int argc, char **argv)
 		event_base_dispatch(e.base);
 		edge_workers_stop(&e);
 		drain(&e);
-		rc = 0;
+		rc = e.exit_status;
 	}
 	stop(&e);
 	return rc;

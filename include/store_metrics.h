@@ -9,6 +9,8 @@
  *   store_level_files{level}       gauge    table files per level, 0..6
  *   store_compaction_read_bytes_total, store_compaction_written_bytes_total
  *                                  counter  bytes compactions read and wrote
+ *   store_torn_log_refused_total   counter  writes refused while a torn log waits to roll
+ *   store_log_rolls_total          counter  torn logs rolled (store.h, store_write)
  * A figure LevelDB does not give is left out. Start-up only, like other
  * registrations; db must outlive the registry.
  */

@@ -166,7 +166,9 @@ Test(cmetrics, exposition_parses_and_keeps_every_existing_name)
 	                                    "store_approximate_bytes",
 	                                    "store_memory_bytes",
 	                                    "store_compaction_read_bytes_total",
-	                                    "store_compaction_written_bytes_total"};
+	                                    "store_compaction_written_bytes_total",
+	                                    "store_torn_log_refused_total",
+	                                    "store_log_rolls_total"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		char want[128];
 		snprintf(want, sizeof want, "\n# TYPE likes_central_%s ", names[i]);

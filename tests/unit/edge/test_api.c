@@ -575,6 +575,8 @@ Test(api, metrics_parse_and_keep_their_names)
 	                       "likes_edge_store_level_files{level=\"0\"}",
 	                       "likes_edge_store_compaction_read_bytes_total",
 	                       "likes_edge_store_compaction_written_bytes_total",
+	                       "likes_edge_store_torn_log_refused_total",
+	                       "likes_edge_store_log_rolls_total",
 	                       "likes_edge_cache_hits_total{cache=\"snapshots\"}",
 	                       "likes_edge_cache_misses_total{cache=\"snapshots\"}"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
