@@ -703,12 +703,6 @@ static int loop(central *c)
 		if (now >= next_ready) {
 			check_readiness(c, now);
 			next_ready = now + 1000;
-			if (store_needs_reopen(c->db)) {
-				log_error("the store refuses every write until it is opened again; "
-				          "stopping so that a restart opens it",
-				          "%s", "");
-				return ERR_IO;
-			}
 			int rc = retry_recoveries(c);
 			if (rc) {
 				log_error("input recovery failed; stopping so that a restart "

@@ -27,18 +27,21 @@
  * the record's bytes as written whether or not they reached the file, so
  * every record it appends after that sits off the log's 32 KiB blocks,
  * and a reopen that replays the log drops them, silently ("dropping N
- * bytes" in its LOG), acknowledged or not. (Only a failed fsync makes
- * LevelDB refuse later writes itself.) So after a failed write this
- * store lets nothing more reach that log: writes are refused until the
- * log is rolled, that is until LevelDB has moved to a new log file and
- * flushed the memtable, which holds exactly the writes that succeeded,
- * into a table; the torn log is then deleted. A roll is tried at most
- * once a second and only with room on the disk for the flush, as a
- * flush that fails leaves LevelDB refusing every write until it is
- * opened again. One write at a time reaches LevelDB (wmu), so that no
- * write can slip into the torn log between a failure and its refusal. */
+ * bytes" in its LOG), acknowledged or not. After a failed append LevelDB
+ * refuses nothing (only a failed fsync, flush or compaction makes it
+ * refuse every later write). So after a failed write this store lets
+ * nothing more reach that log: writes are refused until the log is
+ * rolled, that is until LevelDB has moved to a new log file and flushed
+ * the memtable, which holds exactly the writes that succeeded, into a
+ * table; the torn log is then deleted. A roll is tried at most once a
+ * second, by a write, with wmu let go (the writes meanwhile are refused
+ * at once), and only with room on the disk for what the logs hold and
+ * some more, as a flush that fails leaves LevelDB refusing every write
+ * until it is opened again. One write at a time reaches LevelDB (wmu), so that
+ * no write can slip into the torn log between a failure and its
+ * refusal. */
 #define ROLL_EVERY_MS 1000
-#define ROLL_SPARE_BYTES (4u << 20) /* room asked beyond the memtable's size */
+#define ROLL_SPARE_BYTES (4u << 20) /* room asked beyond the logs' bytes */
 #define ROLL_FAILS_REOPEN 2         /* rolls failed in a row, with room: store_needs_reopen */
 
 struct store {
@@ -52,11 +55,10 @@ struct store {
 	char *path;
 	log_limit write_errors;
 	/* Writes one at a time, and under it the torn-log state they check
-	 * (the comment at the top): whether the log is torn, the newest log
-	 * file's number when it was, and when the next roll may be tried. */
+	 * (the comment at the top): whether the log is torn, whether a write
+	 * is rolling it, and when the next roll may be tried. */
 	tsa_mutex wmu;
-	bool torn;
-	uint64_t torn_log;
+	bool torn, rolling;
 	uint64_t roll_at_ms;
 	unsigned rolls_failed; /* in a row, with room on the disk */
 	atomic_bool needs_reopen;
@@ -367,90 +369,113 @@ void store_batch_free(store_batch *b)
 	free(b);
 }
 
-/* The number of the newest log file in the store's directory, and
- * whether any log numbered at most `upto` is still there. */
-static uint64_t logs_scan(const store *db, uint64_t upto, bool *old_left)
+/* The store's log files: the newest one's number into *newest, their
+ * bytes in all into *bytes, and whether any numbered at most `upto` is
+ * there: 0, or ERR_IO when the directory cannot be read. */
+static int logs_scan(const store *db, uint64_t upto, uint64_t *newest, uint64_t *bytes,
+                     bool *old_left)
 {
-	uint64_t newest = 0;
+	*newest = *bytes = 0;
 	*old_left = false;
 	DIR *d = opendir(db->path);
-	if (!d) {
-		*old_left = true; /* cannot tell: as if the torn log were there */
-		return 0;
-	}
+	if (!d)
+		return ERR_IO;
 	for (struct dirent *e; (e = readdir(d));) {
 		char *end;
 		errno = 0;
 		unsigned long long n = strtoull(e->d_name, &end, 10);
 		if (errno || end == e->d_name || strcmp(end, ".log") != 0)
 			continue;
-		if (n > newest)
-			newest = n;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+			*bytes += (uint64_t)st.st_size;
+		if (n > *newest)
+			*newest = n;
 		if (n <= upto)
 			*old_left = true;
 	}
 	closedir(d);
-	return newest;
+	return 0;
 }
 
-/* Whether the disk has room for the memtable's flush and some more. */
-static bool room_to_roll(store *db)
+/* Whether the disk has room for a flush of what the logs hold (the
+ * memtables: a table is no bigger than the log records it is made of)
+ * and some more, for the table's index and the manifest. */
+static bool room_to_roll(const store *db, uint64_t log_bytes)
 {
 	struct statvfs fs;
 	if (statvfs(db->path, &fs))
 		return false;
-	char *mem = leveldb_property_value(db->ldb, "leveldb.approximate-memory-usage");
-	uint64_t need = (mem ? strtoull(mem, NULL, 10) : 0) + ROLL_SPARE_BYTES;
-	leveldb_free(mem);
-	return (uint64_t)fs.f_bavail * fs.f_frsize >= need;
+	return (uint64_t)fs.f_bavail * fs.f_frsize >= log_bytes + ROLL_SPARE_BYTES;
 }
 
-/* Tries to roll the torn log (the comment at the top): true once the
- * log that was written when the write failed is gone. */
-static bool log_roll(store *db) TSA_REQUIRES(db->wmu)
+/* With wmu held: whether this write tries to roll the torn log now (then
+ * the store is marked rolling, and the caller rolls with wmu let go). */
+static bool roll_due(store *db) TSA_REQUIRES(db->wmu)
 {
 	uint64_t now = clock_mono_ms();
-	if (now < db->roll_at_ms)
+	if (!db->torn || db->rolling || now < db->roll_at_ms)
 		return false;
 	db->roll_at_ms = now + ROLL_EVERY_MS;
-	if (!room_to_roll(db))
-		return false;
-	/* A compaction of a range no key is in (every key starts with a
-	 * printable tag) switches LevelDB to a new log and waits for the
-	 * memtable's flush, which deletes the old log. */
-	static const char none[] = "\xff\xff\xff\xff";
-	leveldb_compact_range(db->ldb, none, sizeof none - 1, none, sizeof none - 1);
-	bool left;
-	logs_scan(db, db->torn_log, &left);
-	if (left) {
+	db->rolling = true;
+	return true;
+}
+
+/* Rolls the torn log (the comment at the top) with wmu let go: no write
+ * reaches LevelDB meanwhile, as each finds the store torn. The torn log
+ * is the newest one now, or older, should an earlier roll have moved to
+ * a new log and failed to flush. Rolled once no log up to it is left. */
+static void log_roll(store *db) TSA_EXCLUDES(db->wmu)
+{
+	uint64_t t0 = clock_mono_ms(), upto, bytes;
+	bool tried = false, left = true;
+	if (logs_scan(db, 0, &upto, &bytes, &left) == 0 && room_to_roll(db, bytes)) {
+		/* A compaction of a range no key is in (every key starts with a
+		 * printable tag) switches LevelDB to a new log and waits for the
+		 * memtable's flush, which deletes the old log. */
+		static const char none[] = "\xff\xff\xff\xff";
+		leveldb_compact_range(db->ldb, none, sizeof none - 1, none, sizeof none - 1);
+		uint64_t newest;
+		tried = true;
+		if (logs_scan(db, upto, &newest, &bytes, &left))
+			left = true;
+	}
+	tsa_lock(&db->wmu);
+	db->rolling = false;
+	if (!tried) {
+		/* no room yet: not a failure of LevelDB's */
+	} else if (left) {
 		/* With room for the flush, a roll fails when LevelDB refuses all
 		 * writes for good after a flush or compaction failed (while the
 		 * disk was full): only opening the store again mends that. Once
-		 * more, in case the old log's deletion was merely late. */
+		 * more first, should the log have been unreadable for a moment. */
 		if (++db->rolls_failed >= ROLL_FAILS_REOPEN &&
 		    !atomic_exchange(&db->needs_reopen, true))
 			log_error(
 			    "store: LevelDB refuses every write until the store is opened again",
 			    "path=%s rolls_failed=%u", db->path, db->rolls_failed);
-		return false;
+	} else {
+		db->rolls_failed = 0;
+		db->torn = false;
+		atomic_fetch_add(&db->rolls, 1);
 	}
-	db->rolls_failed = 0;
-	db->torn = false;
-	atomic_fetch_add(&db->rolls, 1);
-	log_info("store: the log torn by a failed write is rolled; writes go on",
-	         "path=%s ms=%" PRIu64, db->path, clock_mono_ms() - now);
-	return true;
+	tsa_unlock(&db->wmu);
+	if (tried && !left)
+		log_info("store: the log torn by a failed write is rolled; writes go on",
+		         "path=%s ms=%" PRIu64, db->path, clock_mono_ms() - t0);
 }
 
-/* b's write with wmu held: 0, or ERR_IO with lerr set (or refused, the log torn). */
+/* b's write with wmu held: 0, or ERR_IO with lerr set (or refused, the
+ * log torn). */
 static int write_locked(store *db, store_batch *b, char **lerr) TSA_REQUIRES(db->wmu)
 {
-	if (db->torn && !log_roll(db)) {
+	if (db->torn) {
 		atomic_fetch_add(&db->refused, 1);
 		uint64_t skipped;
 		if (log_every(&db->refusals, 10000, &skipped))
 			log_error(
-			    "store: write refused until the log torn by a failed write is rolled",
+			    "store: write refused until the log torn by a failed write is rolled "
+			    "(once the disk has room for the logs' bytes and 4 MiB more)",
 			    "path=%s similar_since_last=%" PRIu64, db->path, skipped);
 		return ERR_IO;
 	}
@@ -464,9 +489,7 @@ static int write_locked(store *db, store_batch *b, char **lerr) TSA_REQUIRES(db-
 	leveldb_write(db->ldb, b->sync ? db->wopts_sync : db->wopts, b->wb, lerr);
 	if (!*lerr)
 		return 0;
-	bool left;
 	db->torn = true;
-	db->torn_log = logs_scan(db, 0, &left);
 	db->roll_at_ms = 0; /* the next write tries at once: the failure may have passed */
 	return ERR_IO;
 }
@@ -474,6 +497,11 @@ static int write_locked(store *db, store_batch *b, char **lerr) TSA_REQUIRES(db-
 int store_write(store *db, store_batch *b)
 {
 	char *lerr = NULL;
+	tsa_lock(&db->wmu);
+	bool roll = roll_due(db);
+	tsa_unlock(&db->wmu);
+	if (roll)
+		log_roll(db);
 	tsa_lock(&db->wmu);
 	int rc = write_locked(db, b, &lerr);
 	tsa_unlock(&db->wmu);

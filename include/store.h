@@ -79,13 +79,13 @@ void store_batch_free(store_batch *b);
  * torn: anything appended to it would be lost when it is next replayed.
  * So every later write is refused (ERR_IO) until the log is rolled:
  * tried by a write at most once a second, with room on the disk to
- * flush the memtable (common/store.c says how). */
+ * flush what the log holds (common/store.c says how). */
 int store_write(store *db, store_batch *b) WARN_UNUSED;
 /* True once rolls with room on the disk failed twice in a row: LevelDB
  * refuses every write until the store is opened again (a flush failed
- * while the disk was full). The daemons exit then, for the service
- * manager to start them again: opening replays the log, whole up to
- * the failed write, as nothing was appended after it. Any thread. */
+ * while the disk was full). The edge exits then, for the service
+ * manager to start it again: opening replays the log, whole up to the
+ * failed write, as nothing was appended after it. Any thread. */
 bool store_needs_reopen(store *db);
 /* Torn logs rolled, and writes refused while one waited; any thread. */
 uint64_t store_log_rolls(store *db);
