@@ -174,6 +174,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A write past a file size limit (LimitFSIZE=) fails with EFBIG, as
+	 * one to a full disk does, and is handled as one, not a kill. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	rc = central_run(&cfg);
 	cfg_free(central_options, central_noptions, &cfg);

@@ -42,6 +42,7 @@
  * refusal. */
 #define ROLL_EVERY_MS 1000
 #define ROLL_SPARE_BYTES (4u << 20) /* room asked beyond the logs' bytes */
+#define ROLL_SPARE_FILES 8          /* free inodes asked: a log, a table, a manifest */
 #define ROLL_FAILS_REOPEN 2         /* rolls failed in a row, with room: store_needs_reopen */
 
 struct store {
@@ -406,7 +407,8 @@ static bool room_to_roll(const store *db, uint64_t log_bytes)
 	struct statvfs fs;
 	if (statvfs(db->path, &fs))
 		return false;
-	return (uint64_t)fs.f_bavail * fs.f_frsize >= log_bytes + ROLL_SPARE_BYTES;
+	return (uint64_t)fs.f_bavail * fs.f_frsize >= log_bytes + ROLL_SPARE_BYTES &&
+	       fs.f_favail >= ROLL_SPARE_FILES;
 }
 
 /* With wmu held: whether this write tries to roll the torn log now (then
@@ -447,8 +449,12 @@ static void log_roll(store *db) TSA_EXCLUDES(db->wmu)
 	} else if (left) {
 		/* With room for the flush, a roll fails when LevelDB refuses all
 		 * writes for good after a flush or compaction failed (while the
-		 * disk was full): only opening the store again mends that. Once
-		 * more first, should the log have been unreadable for a moment. */
+		 * disk was full), which only opening the store again mends, or
+		 * when it could not make the new log (a quota, no file
+		 * descriptor), which an open would not mend either: the service
+		 * manager's restarts then fail until the cause is gone, as a
+		 * start on a full disk does. Once more first, should the log
+		 * have been unreadable for a moment. */
 		if (++db->rolls_failed >= ROLL_FAILS_REOPEN &&
 		    !atomic_exchange(&db->needs_reopen, true))
 			log_error(

@@ -92,6 +92,7 @@ typedef struct edge {
 	/* Lifecycle, main thread only, but pub_ready (pub_mu). */
 	enum { RUNNING, DRAINING } phase;
 	bool hurry;      /* a second signal: stop at once */
+	bool signalled;  /* SIGTERM or SIGINT came once */
 	int exit_status; /* main's, once the loop ends: 1 when the store must be opened again */
 	bool drain_logged;
 	uint64_t drain_deadline;  /* mono ms: the whole drain ends */

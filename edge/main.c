@@ -358,14 +358,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	edge *e = arg;
-	if (e->phase == DRAINING) {
+	if (e->signalled) {
 		log_warn("second signal during the drain: stopping at once", "signal=%d", (int)sig);
 		e->hurry = true;
 		event_base_loopbreak(e->base);
 		return;
 	}
+	e->signalled = true;
 	log_info("stopping", "signal=%d", (int)sig);
-	drain_begin(e, clock_mono_ms());
+	if (e->phase != DRAINING) /* else a store that must be opened again began it */
+		drain_begin(e, clock_mono_ms());
 }
 
 /* LevelDB refuses every write until the store is opened again (store.h,
@@ -866,6 +868,9 @@ int main(int argc, char **argv)
 	}
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);
+	/* A write past a file size limit (LimitFSIZE=) fails with EFBIG, as
+	 * one to a full disk does, and is handled as one, not a kill. */
+	signal(SIGXFSZ, SIG_IGN);
 	cfg_log(edge_options, edge_noptions, &e.cfg);
 
 	if (start(&e, err, sizeof err)) {

@@ -17,12 +17,19 @@
  * are a sum counter, so an op applied twice would show as 2), and the
  * request that was cut off counts wholly or not at all (its ops share one
  * store write).
+ *
+ * And an edge whose store can no longer write a byte (its file size
+ * limit set to 0 from outside, with prlimit: LevelDB's log append fails,
+ * then the flush of the roll that follows, and LevelDB refuses every
+ * write until it is opened again) refuses views, drains and exits 1; its
+ * restart holds every view it acknowledged, once.
  */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tests/support/prom_util.h"
@@ -193,3 +200,40 @@ static const char *const points[] = {
 
 POINT_TESTS(loop, false)
 POINT_TESTS(thread, true)
+
+Test(crash, a_store_that_must_be_opened_again_exits_1_and_loses_nothing)
+{
+	S.edge_batch = "max_ops = 3\nmax_age_ms = 100\nwindow_kb = 1024\n";
+	stack_up(1, NPARTS, 100);
+	int acked = 0;
+	for (; acked < 10; acked++)
+		cr_assert_eq(views(acked), 200);
+	struct rlimit none;
+	cr_assert_eq(prlimit(S.edge_pid[0], RLIMIT_FSIZE, NULL, &none), 0);
+	none.rlim_cur = 0;
+	cr_assert_eq(prlimit(S.edge_pid[0], RLIMIT_FSIZE, &none, NULL), 0);
+	/* Views until the edge is gone: each refused (its ops answer 503),
+	 * none acknowledged. */
+	int status = 0, refused = 0;
+	uint64_t deadline = clock_mono_ms() + 30000;
+	while (waitpid(S.edge_pid[0], &status, WNOHANG) == 0) {
+		char out[8192];
+		int code = stack_views(S.edge_port[0], acked + refused, PER_REQ, out, sizeof out);
+		cr_assert(code != 200 || strstr(out, "\"status\":200") == NULL,
+		          "a view acknowledged by a store that cannot write: %s", out);
+		refused++;
+		cr_assert_lt(clock_mono_ms(), deadline, "the edge did not exit; its log:\n%s",
+		             stack_tail("edge0.log"));
+		proc_sleep_ms(200);
+	}
+	S.edge_pid[0] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	          "the edge ended otherwise (status %d); its log:\n%s", status,
+	          stack_tail("edge0.log"));
+	stack_start_edge(0);
+	edge_counts_once(acked, "after the restart");
+	cr_assert_eq(views(acked + refused), 200, "the edge takes views again");
+	for (int r = 0; r < acked; r++)
+		wait_counted(r, 1, 30000);
+	cr_log_info("%d requests acknowledged, %d refused before the exit", acked, refused);
+}
