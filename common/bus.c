@@ -374,7 +374,10 @@ int bus_conf_set(rd_kafka_conf_t *conf, const char *who, const char *k, const ch
 }
 
 /* One topic's metadata (*md, the caller destroys it), or NULL (a failed
- * request and a topic's error are logged). */
+ * request and a topic's error are logged, each at most once in 10 s: a
+ * cluster out of reach fails every request of every poll). */
+static log_limit metadata_failures, metadata_errors;
+
 static const struct rd_kafka_metadata_topic *topic_metadata(rd_kafka_t *rk, const char *topic,
                                                             int timeout_ms,
                                                             const struct rd_kafka_metadata **md)
@@ -385,17 +388,22 @@ static const struct rd_kafka_metadata_topic *topic_metadata(rd_kafka_t *rk, cons
 		return NULL;
 	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, md, timeout_ms);
 	rd_kafka_topic_destroy(rkt);
+	uint64_t skipped;
 	if (e) {
-		log_warn("metadata request failed", "topic=%s err=\"%s\"", topic,
-		         rd_kafka_err2str(e));
+		if (log_every(&metadata_failures, 10000, &skipped))
+			log_warn("metadata request failed",
+			         "topic=%s err=\"%s\" similar_since_last=%" PRIu64, topic,
+			         rd_kafka_err2str(e), skipped);
 		*md = NULL;
 		return NULL;
 	}
 	if ((*md)->topic_cnt != 1)
 		return NULL;
 	if ((*md)->topics[0].err) {
-		log_warn("topic metadata error", "topic=%s err=\"%s\"", topic,
-		         rd_kafka_err2str((*md)->topics[0].err));
+		if (log_every(&metadata_errors, 10000, &skipped))
+			log_warn("topic metadata error",
+			         "topic=%s err=\"%s\" similar_since_last=%" PRIu64, topic,
+			         rd_kafka_err2str((*md)->topics[0].err), skipped);
 		return NULL;
 	}
 	return &(*md)->topics[0];
