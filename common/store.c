@@ -37,9 +37,12 @@
  * second, by a write, with wmu let go (the writes meanwhile are refused
  * at once), and only with room on the disk for what the logs hold and
  * some more, as a flush that fails leaves LevelDB refusing every write
- * until it is opened again. One write at a time reaches LevelDB (wmu), so that
- * no write can slip into the torn log between a failure and its
- * refusal. */
+ * until it is opened again. One write at a time reaches LevelDB, so
+ * that no write can slip into the torn log between a failure and its
+ * refusal: writers queue under wmu, and the first in the queue leads,
+ * writing its batch with those queued behind it as one (LevelDB's own
+ * scheme, which a queue of ours in front of it would otherwise undo:
+ * one log record, and one fsync with store.sync, for all of them). */
 #define ROLL_EVERY_MS 1000
 #define ROLL_SPARE_BYTES (4u << 20) /* room asked beyond the logs' bytes */
 #define ROLL_SPARE_FILES 8          /* free inodes asked: a log, a table, a manifest */
@@ -59,6 +62,10 @@ struct store {
 	 * (the comment at the top): whether the log is torn, whether a write
 	 * is rolling it, and when the next roll may be tried. */
 	tsa_mutex wmu;
+	pthread_cond_t wcv;           /* a writer is done, or leads now */
+	struct writer *wq;            /* the writers waiting, the leader first */
+	struct writer **wq_end;       /* where the next one joins */
+	leveldb_writebatch_t *merged; /* the leader's group, when it has more than one */
 	bool torn, rolling;
 	uint64_t roll_at_ms;
 	unsigned rolls_failed; /* in a row, with room on the disk */
@@ -74,8 +81,18 @@ struct store {
 
 struct store_batch {
 	leveldb_writebatch_t *wb;
-	bool sync; /* store_batch_sync: this write fsyncs whatever the store's sync */
+	size_t bytes; /* about what the batch adds to the log */
+	bool sync;    /* store_batch_sync: this write fsyncs whatever the store's sync */
 };
+
+/* A store_write waiting its turn: the first in the queue leads, writing
+ * its batch and those queued after it as one (store_write). */
+typedef struct writer {
+	store_batch *b;
+	struct writer *next;
+	int rc;
+	bool done;
+} writer;
 
 struct store_iter {
 	leveldb_iterator_t *it;
@@ -193,6 +210,9 @@ store *store_open(const char *path, const store_opts *o, char *err, size_t errle
 	leveldb_writeoptions_set_sync(db->wopts_sync, 1);
 	db->path = xstrdup(path);
 	pthread_mutex_init(&db->wmu, NULL);
+	pthread_cond_init(&db->wcv, NULL);
+	db->wq_end = &db->wq;
+	db->merged = leveldb_writebatch_create();
 
 	char *lerr = NULL;
 	db->ldb = ldb_open(db->opts, path, o->compaction_nice, o->compaction_idle, &lerr);
@@ -233,7 +253,9 @@ void store_close(store *db)
 		leveldb_cache_destroy(db->cache);
 	if (db->filter)
 		leveldb_filterpolicy_destroy(db->filter);
+	pthread_cond_destroy(&db->wcv);
 	pthread_mutex_destroy(&db->wmu);
+	leveldb_writebatch_destroy(db->merged);
 	free(db->path);
 	free(db);
 }
@@ -330,6 +352,7 @@ store_batch *store_batch_new(void)
 {
 	store_batch *b = xmalloc(sizeof *b);
 	b->wb = leveldb_writebatch_create();
+	b->bytes = 0;
 	b->sync = false;
 	return b;
 }
@@ -337,11 +360,13 @@ store_batch *store_batch_new(void)
 void store_batch_put(store_batch *b, const void *k, size_t kn, const void *v, size_t vn)
 {
 	leveldb_writebatch_put(b->wb, k, kn, v, vn);
+	b->bytes += kn + vn + 8;
 }
 
 void store_batch_del(store_batch *b, const void *k, size_t kn)
 {
 	leveldb_writebatch_delete(b->wb, k, kn);
+	b->bytes += kn + 8;
 }
 
 void store_batch_iterate(const store_batch *b, void *ctx,
@@ -354,6 +379,7 @@ void store_batch_iterate(const store_batch *b, void *ctx,
 void store_batch_clear(store_batch *b)
 {
 	leveldb_writebatch_clear(b->wb);
+	b->bytes = 0;
 	b->sync = false;
 }
 
@@ -471,45 +497,105 @@ static void log_roll(store *db) TSA_EXCLUDES(db->wmu)
 		         "path=%s ms=%" PRIu64, db->path, clock_mono_ms() - t0);
 }
 
-/* b's write with wmu held: 0, or ERR_IO with lerr set (or refused, the
- * log torn). */
-static int write_locked(store *db, store_batch *b, char **lerr) TSA_REQUIRES(db->wmu)
+/* Whether this write is one store_fail_writes asked to fail. */
+static bool inject_failure(store *db)
 {
-	if (db->torn) {
-		atomic_fetch_add(&db->refused, 1);
-		uint64_t skipped;
-		if (log_every(&db->refusals, 10000, &skipped))
-			log_error(
-			    "store: write refused until the log torn by a failed write is rolled "
-			    "(once the disk has room for the logs' bytes and 4 MiB more)",
-			    "path=%s similar_since_last=%" PRIu64, db->path, skipped);
-		return ERR_IO;
-	}
 	unsigned f = atomic_load(&db->fail_writes);
 	while (f && !atomic_compare_exchange_weak(&db->fail_writes, &f, f - 1))
 		;
-	if (f) {
+	return f != 0;
+}
+
+/* A write refused, the log torn: counted, and said once in 10 s. */
+static void refused(store *db)
+{
+	atomic_fetch_add(&db->refused, 1);
+	uint64_t skipped;
+	if (log_every(&db->refusals, 10000, &skipped))
+		log_error("store: write refused until the log torn by a failed write is rolled "
+		          "(once the disk has room for the logs' bytes and 4 MiB more)",
+		          "path=%s similar_since_last=%" PRIu64, db->path, skipped);
+}
+
+/* The most a leader writes as one: its own batch and those queued after
+ * it, up to 1 MiB, or 128 KiB more than its own when that is small, so
+ * that a small write does not wait on a large group (LevelDB's bounds). */
+static size_t group_max(const store_batch *lead)
+{
+	return lead->bytes <= (128u << 10) ? lead->bytes + (128u << 10) : 1u << 20;
+}
+
+/* The leader's write, with wmu held (let go around LevelDB's write):
+ * refused while the log is torn; else its batch and those queued after
+ * it (not past an injected failure's: that one is written alone) as
+ * one LevelDB write; a failure tears the log. Each writer of the group
+ * is done, with the group's outcome; *lerr is LevelDB's error. */
+static void lead(store *db, char **lerr) TSA_REQUIRES(db->wmu)
+{
+	writer *me = db->wq, *last = me;
+	int rc = 0;
+	if (db->torn) {
+		for (; last->next; last = last->next)
+			;
+		rc = ERR_IO;
+	} else if (inject_failure(db)) {
 		*lerr = strdup("injected write failure"); /* nothing written: the log is whole */
-		return ERR_IO;
+		rc = ERR_IO;
+	} else {
+		size_t bytes = me->b->bytes, max = group_max(me->b);
+		bool sync = me->b->sync;
+		for (; last->next && bytes + last->next->b->bytes <= max; last = last->next) {
+			bytes += last->next->b->bytes;
+			sync |= last->next->b->sync;
+		}
+		leveldb_writebatch_t *wb = me->b->wb;
+		if (last != me) {
+			leveldb_writebatch_clear(db->merged);
+			for (writer *w = me; w != last->next; w = w->next)
+				leveldb_writebatch_append(db->merged, w->b->wb);
+			wb = db->merged;
+		}
+		/* The queue keeps this leader first while it writes: those
+		 * that join meanwhile wait, and no other write reaches LevelDB. */
+		tsa_unlock(&db->wmu);
+		leveldb_write(db->ldb, sync ? db->wopts_sync : db->wopts, wb, lerr);
+		tsa_lock(&db->wmu);
+		if (*lerr) {
+			db->torn = true;
+			db->roll_at_ms = 0; /* the next write tries at once: the failure may pass */
+			rc = ERR_IO;
+		}
 	}
-	leveldb_write(db->ldb, b->sync ? db->wopts_sync : db->wopts, b->wb, lerr);
-	if (!*lerr)
-		return 0;
-	db->torn = true;
-	db->roll_at_ms = 0; /* the next write tries at once: the failure may have passed */
-	return ERR_IO;
+	for (writer *w = me, *next; w != last->next; w = next) {
+		next = w->next;
+		w->rc = rc;
+		w->done = true;
+		if (rc && !*lerr)
+			refused(db);
+	}
+	db->wq = last->next;
+	if (!db->wq)
+		db->wq_end = &db->wq;
+	pthread_cond_broadcast(&db->wcv);
 }
 
 int store_write(store *db, store_batch *b)
 {
 	char *lerr = NULL;
+	writer me = {.b = b};
 	tsa_lock(&db->wmu);
 	bool roll = roll_due(db);
 	tsa_unlock(&db->wmu);
 	if (roll)
 		log_roll(db);
 	tsa_lock(&db->wmu);
-	int rc = write_locked(db, b, &lerr);
+	*db->wq_end = &me;
+	db->wq_end = &me.next;
+	while (!me.done && db->wq != &me)
+		pthread_cond_wait(&db->wcv, &db->wmu);
+	if (!me.done)
+		lead(db, &lerr);
+	int rc = me.rc;
 	tsa_unlock(&db->wmu);
 	if (db->write_hook)
 		db->write_hook(db->write_hook_ctx);
