@@ -71,7 +71,7 @@ struct store {
 	unsigned rolls_failed; /* in a row, with room on the disk */
 	atomic_bool needs_reopen;
 	log_limit refusals;
-	_Atomic uint64_t rolls, refused;
+	_Atomic uint64_t rolls, refused, followed;
 	_Atomic unsigned fail_writes;  /* store_fail_writes */
 	void (*write_hook)(void *ctx); /* store_write_hook */
 	void *write_hook_ctx;
@@ -551,8 +551,11 @@ static void lead(store *db, char **lerr) TSA_REQUIRES(db->wmu)
 		leveldb_writebatch_t *wb = me->b->wb;
 		if (last != me) {
 			leveldb_writebatch_clear(db->merged);
-			for (writer *w = me; w != last->next; w = w->next)
+			for (writer *w = me; w != last->next; w = w->next) {
 				leveldb_writebatch_append(db->merged, w->b->wb);
+				if (w != me)
+					atomic_fetch_add(&db->followed, 1);
+			}
 			wb = db->merged;
 		}
 		/* The queue keeps this leader first while it writes: those
@@ -614,6 +617,11 @@ int store_write(store *db, store_batch *b)
 bool store_needs_reopen(store *db)
 {
 	return atomic_load(&db->needs_reopen);
+}
+
+uint64_t store_writes_followed(store *db)
+{
+	return atomic_load(&db->followed);
 }
 
 uint64_t store_log_rolls(store *db)

@@ -87,6 +87,9 @@ int store_write(store *db, store_batch *b) WARN_UNUSED;
  * manager to start it again: opening replays the log, whole up to the
  * failed write, as nothing was appended after it. Any thread. */
 bool store_needs_reopen(store *db);
+/* Batches written in another writer's group (store_write: the first of
+ * the writers queued writes theirs with its own); any thread. */
+uint64_t store_writes_followed(store *db);
 /* Torn logs rolled, and writes refused while one waited; any thread. */
 uint64_t store_log_rolls(store *db);
 uint64_t store_writes_refused(store *db);
