@@ -132,6 +132,15 @@ void store_opts_default(store_opts *o)
  * the thread running. SCHED_IDLE (compaction_idle) is chosen the same
  * way: the policy is inherited as the nice value is, and a thread may
  * always take it up; only its way back would need a privilege. */
+/* A compaction of a range no key is in (every key starts with a
+ * printable tag): LevelDB switches to a new log and memtable and waits
+ * for the old memtable's flush to a table. */
+static void switch_memtable(leveldb_t *ldb)
+{
+	static const char none[] = "\xff\xff\xff\xff";
+	leveldb_compact_range(ldb, none, sizeof none - 1, none, sizeof none - 1);
+}
+
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
@@ -148,10 +157,8 @@ static void open_niced(void *arg)
 	char *l0 = leveldb_property_value(j->ldb, "leveldb.num-files-at-level0");
 	bool scheduled = l0 && atoi(l0) >= 4;
 	leveldb_free(l0);
-	if (!scheduled) {
-		static const char none[] = "\xff\xff\xff\xff";
-		leveldb_compact_range(j->ldb, none, sizeof none - 1, none, sizeof none - 1);
-	}
+	if (!scheduled)
+		switch_memtable(j->ldb);
 }
 
 static leveldb_t *ldb_open(leveldb_options_t *opts, const char *path, int nice, bool idle,
@@ -458,21 +465,15 @@ static void log_roll(store *db) TSA_EXCLUDES(db->wmu)
 	uint64_t t0 = clock_mono_ms(), upto, bytes;
 	bool tried = false, left = true;
 	if (logs_scan(db, 0, &upto, &bytes, &left) == 0 && room_to_roll(db, bytes)) {
-		/* A compaction of a range no key is in (every key starts with a
-		 * printable tag) switches LevelDB to a new log and waits for the
-		 * memtable's flush, which deletes the old log. */
-		static const char none[] = "\xff\xff\xff\xff";
-		leveldb_compact_range(db->ldb, none, sizeof none - 1, none, sizeof none - 1);
+		switch_memtable(db->ldb); /* its flush deletes the old log */
 		uint64_t newest;
 		tried = true;
 		if (logs_scan(db, upto, &newest, &bytes, &left))
 			left = true;
 	}
 	tsa_lock(&db->wmu);
-	db->rolling = false;
-	if (!tried) {
-		/* no room yet: not a failure of LevelDB's */
-	} else if (left) {
+	db->rolling = false; /* without room yet, no roll was tried: no failure */
+	if (tried && left) {
 		/* With room for the flush, a roll fails when LevelDB refuses all
 		 * writes for good after a flush or compaction failed (while the
 		 * disk was full), which only opening the store again mends, or
@@ -486,7 +487,7 @@ static void log_roll(store *db) TSA_EXCLUDES(db->wmu)
 			log_error(
 			    "store: LevelDB refuses every write until the store is opened again",
 			    "path=%s rolls_failed=%u", db->path, db->rolls_failed);
-	} else {
+	} else if (tried) {
 		db->rolls_failed = 0;
 		db->torn = false;
 		atomic_fetch_add(&db->rolls, 1);
