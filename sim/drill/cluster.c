@@ -541,7 +541,8 @@ static int regional_start(cluster *c, unsigned i, char *err, size_t errlen)
 	                 .topics = &t,
 	                 .ntopics = 1,
 	                 .fail_over = true,
-	                 .real = c->d->kafka_real != 0};
+	                 .real = c->d->kafka_real != 0,
+	                 .full_jit = c->d->kafka_full_jit != 0};
 	char name[KPROC_NAME_MAX];
 	snprintf(name, sizeof name, "kafka-r%u", i);
 	if (brokerns_wanted(c)) {
@@ -727,7 +728,8 @@ int cluster_start(cluster *c, const drill *d, const char *bindir, const char *pa
 	                 .topics = topics,
 	                 .ntopics = ntopics,
 	                 .idle = d->broker_idle != 0,
-	                 .real = d->kafka_real != 0};
+	                 .real = d->kafka_real != 0,
+	                 .full_jit = d->kafka_full_jit != 0};
 	/* Every cluster starts at once (a real one is a few JVMs' start-up),
 	 * then each is waited for. */
 	int rc = kproc_begin(&c->kafka, c->bindir, dir, "kafka", &ko, err, errlen);

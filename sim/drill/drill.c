@@ -77,6 +77,9 @@ static const num_setting num_settings[] = {
     {"kafka_nodes", SET_KAFKA_NODES, NUM_UINT, offsetof(drill, kafka_nodes), 1, 5},
     {"regional_kafka_netns", SET_REGIONAL_NETNS, NUM_UINT, offsetof(drill, regional_kafka_netns), 0,
      1},
+    {"kafka_full_jit", SET_KAFKA_FULL_JIT, NUM_UINT, offsetof(drill, kafka_full_jit), 0, 1},
+    {"client_conns", SET_CLIENT_CONNS, NUM_UINT, offsetof(drill, client_conns), 1,
+     DRILL_CLIENT_CONNS_MAX},
 };
 
 /* The keys of "expect KEY MAX": the word, and the most MAX may be. */
@@ -458,6 +461,9 @@ static void check_late(parser *p)
 	if (p->seen[SET_KAFKA_NODES] && !d->kafka_real)
 		fail_late(p, p->seen[SET_KAFKA_NODES],
 		          "kafka_nodes needs kafka real (the embedded cluster has three brokers)");
+	if (p->seen[SET_KAFKA_FULL_JIT] && !d->kafka_real)
+		fail_late(p, p->seen[SET_KAFKA_FULL_JIT],
+		          "kafka_full_jit needs kafka real (the embedded cluster is no JVM)");
 	if (p->seen[SET_REGIONAL_NODES] && !d->regional_kafka)
 		fail_late(p, p->seen[SET_REGIONAL_NODES],
 		          "regional_nodes needs regional_kafka 1 (the regions' own clusters)");
@@ -619,6 +625,7 @@ static void set_defaults(drill *d, const char *name)
 	d->snapshot_check = 1;
 	d->fetch_wait_ms = 10;
 	d->kafka_nodes = 1;
+	d->client_conns = DRILL_CLIENT_CONNS;
 	for (int i = 0; i < DRILL_REGIONS_MAX; i++)
 		d->regional_nodes[i] = DRILL_REGIONAL_BROKERS;
 	static const uint64_t milestones[] = {DRILL_MILESTONES_DEFAULT};

@@ -171,6 +171,25 @@
  *                                   that a step can cut it from them
  *                                   (default 0; a cut between nodes
  *                                   turns it on)
+ *   kafka_full_jit 0|1              with kafka real: every node runs
+ *                                   with the JVM's optimising compiler
+ *                                   (sim kafka --full-jit; default 0,
+ *                                   the quick one: half the start-up).
+ *                                   Once warm a node takes about a
+ *                                   third less of a core per append,
+ *                                   which pays in a long run on two
+ *                                   cores (the soak, the deployed geo
+ *                                   drills)
+ *   client_conns N                  the load's keep-alive connections
+ *                                   to each edge instance, 1..64
+ *                                   (default 8). Each carries one
+ *                                   request at a time (HTTP/1.1) and
+ *                                   the rest wait in the client, their
+ *                                   wait in their latency and timeout:
+ *                                   against slow writes (a changelog on
+ *                                   real Kafka sharing two cores) 8
+ *                                   measure the client's queue more
+ *                                   than the edge
  *   durability replicated|local     needs changelog 1: every edge's
  *                                   changelog.durability (default: the
  *                                   edge's own, replicated)

@@ -18,6 +18,11 @@
 #define DRILL_MOVE_USERS_MAX 1000 /* users one move step moves */
 #define DRILL_EXPECTS_MAX 14      /* at least the number of drill_expect_key values */
 #define DRILL_MILESTONES_MAX 16
+/* The load's keep-alive HTTP/1.1 connections to each edge instance, one
+ * request on the wire each (client_conns; the load's CONNS_MAX bounds
+ * it too). */
+#define DRILL_CLIENT_CONNS 8
+#define DRILL_CLIENT_CONNS_MAX 64
 /* Central's feed.milestones in a drill unless it says: low enough that
  * a short run's counts reach some of them (its viral item's likes pass
  * 100, the most popular other items 10 and 50). */
@@ -148,6 +153,8 @@ typedef struct drill {
 	unsigned regional_kafka;  /* 1: a Kafka cluster per region for its changelog */
 	unsigned kafka_real;      /* 1: every cluster is real Kafka (sim kafka) */
 	unsigned kafka_nodes;     /* central's cluster's nodes when real */
+	unsigned kafka_full_jit;  /* 1: real nodes with the JVM's optimising compiler */
+	unsigned client_conns;    /* the load's connections to each edge instance */
 	unsigned regional_nodes[DRILL_REGIONS_MAX]; /* each region's, when real */
 	/* 1: each node of a region's real cluster in a namespace of its own
 	 * (sim/drill/brokerns.h); set by a cut between nodes too */

@@ -35,6 +35,7 @@
 #define CONTROL_MS 90000
 /* broker, --brokers N, --topic SPEC per topic, --fail-over, --idle,
  * --bootstrap-file F, --control C, --ports P, --netns N, --start-ms MS,
+ * --full-jit,
  * the program and the NULL. */
 #define ARGV_MAX (2 + 2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2 + 6)
 
@@ -56,6 +57,8 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o, const c
 		snprintf(start_ms, sizeof start_ms, "%d", REAL_START_MS - REAL_START_SLACK_MS);
 		argv[n++] = "--start-ms";
 		argv[n++] = start_ms;
+		if (o->full_jit)
+			argv[n++] = "--full-jit";
 		if (o->ports) {
 			argv[n++] = "--ports";
 			argv[n++] = o->ports;

@@ -42,6 +42,8 @@ typedef struct kproc_opts {
 	bool idle;      /* sim broker --idle: its thread under SCHED_IDLE */
 	bool real;      /* sim kafka: `brokers` real nodes (fail_over and idle
 	                 * do not apply: a real cluster elects its leaders) */
+	bool full_jit;  /* real: sim kafka --full-jit (the optimising JIT: a
+	                 * third less of a core per append once warm) */
 	/* real: sim kafka's --ports and --netns (each node's ports, and the
 	 * namespace it runs in: brokerns.h); NULL: its own choice, and sim's
 	 * namespace. */

@@ -46,7 +46,7 @@ typedef struct load_opts {
 	bool homes;                /* requests name the user's home region */
 	double rate;               /* ops per second to start with (0: idle) */
 	unsigned timeout_ms;       /* per attempt; default 2000 */
-	unsigned conns_per_region; /* keep-alive connections; default 8 */
+	unsigned conns_per_region; /* keep-alive connections to each instance; default 8 */
 	/* A like or unlike whose attempt got no answer (a timeout, a reset)
 	 * is given up with this chance, 0..1, as a client that stops
 	 * waiting: the op is indeterminate (load_indeterminate) and its user

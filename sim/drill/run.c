@@ -419,7 +419,7 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                .homes = d->me > 0,
 	                .rate = 0,
 	                .timeout_ms = 2000,
-	                .conns_per_region = 8,
+	                .conns_per_region = d->client_conns,
 	                .give_up_share = d->give_up,
 	                /* The edges' answers are held to the snapshots at
 	                 * the end (check_snapshots). */

@@ -483,6 +483,32 @@ Test(drill_settings, kafka_is_embedded_unless_the_drill_or_the_run_says_real)
 	    drill_parse("t", "duration 60\nkafka real\nkafka_nodes 6\n", &d, err, sizeof err), 0);
 }
 
+Test(drill_settings, the_full_jit_needs_real_kafka_and_client_conns_is_bounded)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(drill_parse("t", "duration 60\n", &d, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(d.kafka_full_jit, 0, "the quick JIT unless a drill says");
+	cr_assert_eq(d.client_conns, DRILL_CLIENT_CONNS);
+	drill_free(&d);
+
+	cr_assert_eq(drill_parse("t",
+	                         "duration 60\nkafka real\nkafka_full_jit 1\nclient_conns 32\n", &d,
+	                         err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(d.kafka_full_jit, 1);
+	cr_assert_eq(d.client_conns, 32);
+	drill_free(&d);
+
+	cr_assert_neq(drill_parse("t", "duration 60\nkafka_full_jit 1\n", &d, err, sizeof err), 0);
+	cr_assert(strstr(err, "kafka_full_jit needs kafka real"), "%s", err);
+	cr_assert_neq(drill_parse("t", "duration 60\nclient_conns 0\n", &d, err, sizeof err), 0);
+	cr_assert_neq(drill_parse("t", "duration 60\nclient_conns 65\n", &d, err, sizeof err), 0);
+	cr_assert_eq(drill_parse("t", "duration 60\nclient_conns 64\n", &d, err, sizeof err), 0,
+	             "%s", err);
+	drill_free(&d);
+}
+
 Test(drill_settings, regional_nodes_sets_every_region_or_one_whichever_line_comes_first)
 {
 	drill d;
