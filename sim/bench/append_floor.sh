@@ -11,7 +11,9 @@
 # their CPU time per append. Every process is unpinned, as a drill's are.
 #
 # Usage: sim/bench/append_floor.sh [NODES] [RATE] [SECONDS]
-#   (defaults 3, 267 (a soak region's writes a second), 60)
+#   (defaults 3, 267 (a soak region's ops a second: 800 over three
+#   regions; its edge makes fewer appends, about 200, its writes grouped),
+#   60)
 #
 # Knobs (environment): APPEND_FLOOR_JIT=quick|full (quick: the JVMs' C1
 # compiler only, as drills run them unless kafka_full_jit; default full),
@@ -35,7 +37,7 @@ TOPIC=peer.likes
 # shellcheck source=sim/bench/bench_lib.sh
 . sim/bench/bench_lib.sh
 bench_begin append_floor build/bench/logs-append-floor
-need_tools "make deps" curl awk
+need_tools "make deps" curl awk pgrep getconf
 [[ -x $BIN/peer_produce ]] || {
 	echo "append_floor: $BIN/peer_produce missing (make $BIN/peer_produce)" >&2
 	exit 1
@@ -58,14 +60,18 @@ start peer_produce "" "$BIN/peer_produce" --bootstrap-file "$TMP/bootstrap" --to
 	--port "$PORT"
 wait_until "peer_produce /healthz" 60 curl -sf --http2-prior-knowledge \
 	"http://127.0.0.1:$PORT/healthz"
-awk -v n=$((RATE * (WARM_S + SECS) + RATE)) \
+# Each connection walks the list from its top (sim/bench/pace.h): a
+# run's requests over CONNS connections, and a line to spare.
+LONGEST=$((WARM_S > SECS ? WARM_S : SECS))
+awk -v n=$((RATE * LONGEST / CONNS + 1)) \
 	'BEGIN { for (i = 0; i < n; i++) print "/v1/items/post/c" i "/likes" }' >"$TMP/uris"
 printf '{}' >"$TMP/body"
 
 # The nodes' JVMs are sim kafka's children; their CPU ticks summed.
-JVMS=$(pgrep -P "$KAFKA_PID" | tr '\n' ' ')
-[[ -n $JVMS ]] || {
-	echo "append_floor: sim kafka has no JVM running" >&2
+JVMS=$(pgrep -P "$KAFKA_PID" | tr '\n' ' ' || true)
+read -ra JVM_LIST <<<"$JVMS"
+((${#JVM_LIST[@]} == NODES)) || {
+	echo "append_floor: sim kafka runs ${#JVM_LIST[@]} JVMs, not $NODES" >&2
 	exit 1
 }
 jvm_ticks() {
@@ -89,7 +95,9 @@ C1=$(jvm_ticks)
 T1=$(date +%s.%N)
 HZ=$(getconf CLK_TCK)
 grep -E '^(ok|failed|non_2xx|rate|p50_ms|p99_ms|p999_ms|max_ms)=' "$TMP/timed.out"
-awk -v c=$((C1 - C0)) -v hz="$HZ" -v t0="$T0" -v t1="$T1" -v n=$((RATE * SECS)) 'BEGIN {
+OK=$(awk -F= '$1 == "ok" { print $2 }' "$TMP/timed.out")
+awk -v c=$((C1 - C0)) -v hz="$HZ" -v t0="$T0" -v t1="$T1" -v n="${OK:-0}" 'BEGIN {
+	if (n == 0) { print "append_floor: no request answered" > "/dev/stderr"; exit 1 }
 	s = c / hz
 	printf "jvm_core_share=%.3f\njvm_cpu_ms_per_append=%.2f\n", s / (t1 - t0), s * 1000 / n
 }'

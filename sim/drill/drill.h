@@ -177,9 +177,8 @@
  *                                   the quick one: half the start-up).
  *                                   Once warm a node takes about a
  *                                   third less of a core per append,
- *                                   which pays in a long run on two
- *                                   cores (the soak, the deployed geo
- *                                   drills)
+ *                                   which pays in a run of many
+ *                                   minutes on two cores (the soak)
  *   client_conns N                  the load's keep-alive connections
  *                                   to each edge instance, 1..64
  *                                   (default 8). Each carries one

@@ -19,8 +19,8 @@
 #define DRILL_EXPECTS_MAX 14      /* at least the number of drill_expect_key values */
 #define DRILL_MILESTONES_MAX 16
 /* The load's keep-alive HTTP/1.1 connections to each edge instance, one
- * request on the wire each (client_conns; the load's CONNS_MAX bounds
- * it too). */
+ * request on the wire each (client_conns; at most the load's
+ * LOAD_CONNS_MAX, which run.c asserts). */
 #define DRILL_CLIENT_CONNS 8
 #define DRILL_CLIENT_CONNS_MAX 64
 /* Central's feed.milestones in a drill unless it says: low enough that

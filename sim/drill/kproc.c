@@ -5,6 +5,7 @@
 #include "sim/proc/child.h"
 #include "sim/proc/service.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,11 +34,11 @@
 #define REAL_START_SLACK_MS 10000
 /* A real node's restart or wipe waits for its JVM (sim/kafka/kafka.c). */
 #define CONTROL_MS 90000
-/* broker, --brokers N, --topic SPEC per topic, --fail-over, --idle,
- * --bootstrap-file F, --control C, --ports P, --netns N, --start-ms MS,
- * --full-jit,
- * the program and the NULL. */
-#define ARGV_MAX (2 + 2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 2 + 2 + 6)
+/* The program, broker --brokers N or kafka --nodes N, --topic SPEC per
+ * topic, --bootstrap-file F, --control C; the mock's --fail-over and
+ * --idle, or a real cluster's --dir D, --start-ms MS, --full-jit, --ports
+ * P and --netns N; and the NULL. */
+#define ARGV_MAX (2 + 2 + 2 * SIM_BROKER_TOPICS_MAX + 2 + 2 + 9 + 1)
 
 static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o, const char *dir)
 {
@@ -82,6 +83,7 @@ static pid_t spawn(const char *bin, const kproc *k, const kproc_opts *o, const c
 	argv[n++] = k->bootstrap;
 	argv[n++] = "--control";
 	argv[n++] = k->control;
+	assert(n < ARGV_MAX);
 	argv[n] = NULL;
 	return child_spawn(k->log, argv, NULL, NULL);
 }

@@ -251,8 +251,8 @@ static int check_opts(const load_opts *o, char *err, size_t errlen)
 		why = "read and heart read shares must add up to at most 1";
 	else if (!(o->rate >= 0) || o->rate > 1e7)
 		why = "rate must be 0..1e7";
-	else if (o->conns_per_region > CONNS_MAX)
-		why = "conns_per_region must be at most 64";
+	else if (o->conns_per_instance > CONNS_MAX)
+		why = "conns_per_instance must be at most LOAD_CONNS_MAX (64)";
 	for (unsigned r = 0; !why && r < o->regions; r++)
 		if (o->ports[r] <= 0 || o->ports[r] > 65535 ||
 		    (o->standby_ports && (o->standby_ports[r] <= 0 || o->standby_ports[r] > 65535)))
@@ -276,8 +276,8 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	l->o.ns = l->o.standby_ns = NULL;
 	if (!l->o.timeout_ms)
 		l->o.timeout_ms = 2000;
-	if (!l->o.conns_per_region)
-		l->o.conns_per_region = 8;
+	if (!l->o.conns_per_instance)
+		l->o.conns_per_instance = 8;
 	l->ninst = o->standby_ports ? 2 : 1;
 	for (unsigned r = 0; r < o->regions; r++) {
 		l->ports[r][0] = o->ports[r];
@@ -332,7 +332,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 		hist_init(&l->ird[r]);
 	}
 
-	unsigned per = l->o.conns_per_region, nconns = o->regions * l->ninst * per;
+	unsigned per = l->o.conns_per_instance, nconns = o->regions * l->ninst * per;
 	l->conns = xcalloc(nconns, sizeof *l->conns);
 	l->inflight = xcalloc(nconns, sizeof *l->inflight);
 	l->base = sim_event_base_precise(); /* for the ticks and timeouts (evbase.h) */
@@ -391,7 +391,7 @@ void load_free(load *l)
 	/* Freeing a connection frees its queued requests without calling
 	 * back; the ops that sent them go next. */
 	if (l->conns)
-		for (unsigned i = 0; i < l->o.regions * l->ninst * l->o.conns_per_region; i++)
+		for (unsigned i = 0; i < l->o.regions * l->ninst * l->o.conns_per_instance; i++)
 			hconn_free(l->conns[i]);
 	for (op *o = l->ops, *next; o; o = next) {
 		next = o->next;

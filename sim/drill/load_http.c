@@ -469,7 +469,7 @@ static size_t build_request(const load *l, const op *o, unsigned inst, char *buf
 void load_send_attempt(op *o)
 {
 	load *l = o->l;
-	unsigned per = l->o.conns_per_region;
+	unsigned per = l->o.conns_per_instance;
 	tsa_lock(&l->mu);
 	unsigned inst = pick_instance(l, o);
 	o->inst = inst;

@@ -19,7 +19,7 @@
 #define TICK_US 2000
 #define USERS_MAX 10000000u
 #define ITEMS_MAX 1000000u
-#define CONNS_MAX 64u
+#define CONNS_MAX LOAD_CONNS_MAX
 #define READ_ITEMS_MAX 20
 #define ME_ITEMS_MIN 20
 #define ME_ITEMS_MAX 50
@@ -70,7 +70,7 @@ struct load {
 	int ports[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	const struct netns *ns[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX];
 	struct event_base *base;
-	hconn **conns;      /* regions x ninst x conns_per_region */
+	hconn **conns;      /* regions x ninst x conns_per_instance */
 	unsigned *inflight; /* per connection: requests sent or queued
 	                       on it and not answered (load thread) */
 	unsigned rr[LOAD_REGIONS_MAX][LOAD_INSTANCES_MAX][4]; /* per pool (load_conn_pick) */
@@ -223,7 +223,7 @@ void load_me_answer(op *o, const hanswer *a, uint64_t now);
 void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag)
     TSA_REQUIRES(l->mu);
 
-/* The connection (0..conns_per_region-1) of region o->region's
+/* The connection (0..conns_per_instance-1) of region o->region's
  * instance inst for o's next attempt, round robin within o's pool. A
  * read waits on no write's HTTP/1.1 connection, nor a heart read on
  * another's: writes may wait a second for a lost broker, those of users

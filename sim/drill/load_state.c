@@ -187,7 +187,7 @@ int load_ready_slot(const load *l, const op *o)
 
 unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 {
-	unsigned per = l->o.conns_per_region;
+	unsigned per = l->o.conns_per_instance;
 	unsigned pool = 0, first = 0, n = per;
 	if (per >= 4) {
 		/* Pools of their own: count reads a quarter (pool 3), and with

@@ -17,6 +17,7 @@ struct netns; /* netns.h */
 
 #define LOAD_REGIONS_MAX 8
 #define LOAD_INSTANCES_MAX 2
+#define LOAD_CONNS_MAX 64u /* connections to each instance */
 #define LOAD_PHASES_MAX 32
 #define LOAD_READY_PHASES_MAX 8
 #define LOAD_VIRAL "post:viral"
@@ -43,10 +44,11 @@ typedef struct load_opts {
 	 * to reach its user's home (the feed's publisher rejoining its group,
 	 * load_set_stalled); 0: none. */
 	unsigned fault_settle_ms;
-	bool homes;                /* requests name the user's home region */
-	double rate;               /* ops per second to start with (0: idle) */
-	unsigned timeout_ms;       /* per attempt; default 2000 */
-	unsigned conns_per_region; /* keep-alive connections to each instance; default 8 */
+	bool homes;                  /* requests name the user's home region */
+	double rate;                 /* ops per second to start with (0: idle) */
+	unsigned timeout_ms;         /* per attempt; default 2000 */
+	unsigned conns_per_instance; /* keep-alive connections to each instance, at most
+	                              * LOAD_CONNS_MAX; default 8 */
 	/* A like or unlike whose attempt got no answer (a timeout, a reset)
 	 * is given up with this chance, 0..1, as a client that stops
 	 * waiting: the op is indeterminate (load_indeterminate) and its user

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "sim/drill/soak.h"
 #include "sim/drill/trim.h"
 #include "xmem.h"
+
+_Static_assert(DRILL_CLIENT_CONNS_MAX <= LOAD_CONNS_MAX, "client_conns fits the load");
 
 /* --- readiness --------------------------------------------------------------- */
 
@@ -368,6 +371,31 @@ static bool needs_disk(const drill *d)
 	return false;
 }
 
+/* Descriptors sim keeps for everything but the load's sockets: the
+ * relays' listeners, the nodes' pipes, the reports' files. */
+#define RUN_FDS_SPARE 256
+
+/* 0 when the load's sockets fit under sim's open-file limit beside
+ * RUN_FDS_SPARE: one per connection, and with the clients' relay two
+ * more (its ends). Else ERR_CONFIG with the reason in err, before
+ * anything starts. */
+static int load_fds_fit(const drill *d, bool isolated, char *err, size_t errlen)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	uint64_t conns = (uint64_t)d->regions * (d->standby ? 2u : 1u) * d->client_conns;
+	uint64_t fds = conns * (isolated && d->client_relay ? 3u : 1u);
+	if (fds + RUN_FDS_SPARE <= (uint64_t)rl.rlim_cur)
+		return 0;
+	snprintf(err, errlen,
+	         "client_conns %u: the load needs about %" PRIu64
+	         " descriptors in sim, over the open-file limit of %" PRIu64
+	         " less %d for the rest (ulimit -n)",
+	         d->client_conns, fds, (uint64_t)rl.rlim_cur, RUN_FDS_SPARE);
+	return ERR_CONFIG;
+}
+
 static int start_load(runner *rn, char *err, size_t errlen)
 {
 	const drill *d = &rn->d;
@@ -419,7 +447,7 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                .homes = d->me > 0,
 	                .rate = 0,
 	                .timeout_ms = 2000,
-	                .conns_per_region = d->client_conns,
+	                .conns_per_instance = d->client_conns,
 	                .give_up_share = d->give_up,
 	                /* The edges' answers are held to the snapshots at
 	                 * the end (check_snapshots). */
@@ -691,6 +719,11 @@ int run_drill(const run_opts *o)
 	         : rn.d.regional_kafka ? "changelog on the region's own Kafka"
 	                               : "changelog on the main Kafka");
 	report_text(rn.r, "region shape", shape);
+	if (load_fds_fit(&rn.d, isolated, err, sizeof err)) {
+		fprintf(stderr, "sim: %s\n", err);
+		status = 2;
+		goto out;
+	}
 	/* Ctrl-C or SIGTERM ends the load early and still stops everything:
 	 * blocked here, so every thread started from now on blocks them too
 	 * (the daemons unblock them before exec), and the timeline looks for

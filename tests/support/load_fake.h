@@ -534,7 +534,7 @@ LOAD_FAKE load_opts base_opts(void)
 	    .read_share = 0.1,
 	    .rate = 1000,
 	    .timeout_ms = 400,
-	    .conns_per_region = 4,
+	    .conns_per_instance = 4,
 	    .seed = 7,
 	};
 	return o;

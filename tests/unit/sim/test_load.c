@@ -196,7 +196,7 @@ Test(load, drain_times_out_on_an_edge_that_never_answers)
 	o.read_share = 0;
 	o.rate = 200;
 	o.timeout_ms = 100;
-	o.conns_per_region = 2;
+	o.conns_per_instance = 2;
 	start(&o);
 	uint64_t two = 2;
 	cr_assert(wait_for(retried_at_least, &two, 5000), "attempts time out and are retried");
