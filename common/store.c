@@ -113,25 +113,6 @@ void store_opts_default(store_opts *o)
 	o->compaction_idle = false;
 }
 
-/* LevelDB compacts on one background thread per process, which its
- * default environment starts the first time anything schedules a
- * compaction, from whichever thread that is, and a new thread inherits
- * its creator's nice value. A niced open therefore runs leveldb_open on a
- * thread of its own at that value (lowprio.h; or at its own, if that is
- * higher already: an unprivileged thread cannot go back), so that a compaction
- * the open schedules starts the thread there; and when the open left
- * level 0 short of a compaction, it schedules one itself before the
- * thread ends: a compaction of a range no key is in (every key starts
- * with a printable tag), which only switches the memtable, empty just
- * after the open. With 4 or more level-0 files the open has scheduled a
- * compaction already, and a compaction call would wait for level 0 to
- * drain. (A deeper level over its size also makes the open schedule one;
- * the call then waits for that compaction, at the helper's priority,
- * before the store is returned: a slower start, nothing worse.) Only the
- * first niced open in a process that succeeds chooses; later ones find
- * the thread running. SCHED_IDLE (compaction_idle) is chosen the same
- * way: the policy is inherited as the nice value is, and a thread may
- * always take it up; only its way back would need a privilege. */
 /* A compaction of a range no key is in (every key starts with a
  * printable tag): LevelDB switches to a new log and memtable and waits
  * for the old memtable's flush to a table. */
@@ -141,6 +122,24 @@ static void switch_memtable(leveldb_t *ldb)
 	leveldb_compact_range(ldb, none, sizeof none - 1, none, sizeof none - 1);
 }
 
+/* LevelDB compacts on one background thread per process, which its
+ * default environment starts the first time anything schedules a
+ * compaction, from whichever thread that is, and a new thread inherits
+ * its creator's nice value. A niced open therefore runs leveldb_open on a
+ * thread of its own at that value (lowprio.h; or at its own, if that is
+ * higher already: an unprivileged thread cannot go back), so that a compaction
+ * the open schedules starts the thread there; and when the open left
+ * level 0 short of a compaction, it schedules one itself before the
+ * thread ends (switch_memtable: the memtable is empty just after the
+ * open, so nothing but the switch is done). With 4 or more level-0 files the open has scheduled a
+ * compaction already, and a compaction call would wait for level 0 to
+ * drain. (A deeper level over its size also makes the open schedule one;
+ * the call then waits for that compaction, at the helper's priority,
+ * before the store is returned: a slower start, nothing worse.) Only the
+ * first niced open in a process that succeeds chooses; later ones find
+ * the thread running. SCHED_IDLE (compaction_idle) is chosen the same
+ * way: the policy is inherited as the nice value is, and a thread may
+ * always take it up; only its way back would need a privilege. */
 typedef struct niced_open {
 	const char *path;
 	leveldb_options_t *opts;
