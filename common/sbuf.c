@@ -2,6 +2,7 @@
 #include "sbuf.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,22 +130,36 @@ void sbuf_addu64(sbuf *b, uint64_t v)
 	sbuf_put_u64(b, v);
 }
 
+/* Whether byte c goes into a JSON string as it is. */
+static bool json_plain(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
 void sbuf_addjstr(sbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	sbuf_reserve(b, n + 2);
 	b->p[b->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	size_t i = 0;
+	while (i < n) {
+		/* A run of bytes that need no escape goes in one copy. */
+		size_t run = i;
+		while (run < n && json_plain((unsigned char)s[run]))
+			run++;
+		if (run > i)
+			sbuf_put(b, s + i, run - i);
+		if (run == n)
+			break;
+		unsigned char c = (unsigned char)s[run];
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			sbuf_put(b, e, 2);
-		} else if (c < 0x20 || c == 0x7f) {
+		} else {
 			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 			sbuf_put(b, e, 6);
-		} else {
-			sbuf_put(b, &s[i], 1);
 		}
+		i = run + 1;
 	}
 	sbuf_put(b, "\"", 1);
 }

@@ -113,6 +113,30 @@ Test(sbuf, json_strings_escape_quotes_backslashes_and_control_bytes)
 	sbuf_free(&b);
 }
 
+/* Every byte, alone, at a run's start and end, and twice in a row: the
+ * escaper copies runs of plain bytes at once, so their edges matter. */
+Test(sbuf, every_byte_escapes_alike_wherever_it_falls_in_a_run)
+{
+	for (int c = 0; c < 256; c++) {
+		char want[8];
+		if (c == '"' || c == '\\')
+			snprintf(want, sizeof want, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(want, sizeof want, "\\u%04x", c);
+		else
+			snprintf(want, sizeof want, "%c", c);
+		char in[6] = {(char)c, 'x', 'y', (char)c, (char)c, 'z'};
+		char expect[64];
+		snprintf(expect, sizeof expect, "\"%sxy%s%sz\"", want, want, want);
+		sbuf b;
+		sbuf_init(&b);
+		sbuf_addjstr(&b, in, sizeof in);
+		cr_assert_eq(b.len, strlen(expect), "byte %d", c);
+		cr_assert_eq(memcmp(b.p, expect, b.len), 0, "byte %d: %s", c, b.p);
+		sbuf_free(&b);
+	}
+}
+
 Test(sbuf, the_error_body_is_one_shape_and_its_message_is_escaped)
 {
 	sbuf b;
