@@ -472,6 +472,7 @@ int cmd_converge_probe(int argc, char **argv)
 	    OPT_NUM("duration-ms", 1, 86400000, p.o.duration_ms, 0),
 	    OPT_NUM("interval-ms", 1, 60000, p.o.interval_ms, 0),
 	    OPT_NUM("poll-ms", 1, 1000, p.o.poll_ms, 0),
+	    OPT_NUM("poll-frac", 0, 1000, p.o.poll_frac, 0),
 	    OPT_NUM("timeout-ms", 1, 3600000, p.o.timeout_ms, 0),
 	    OPT_NUM("batch-items", 1, PROBE_BATCH_ITEMS_MAX, p.o.batch_items, 0),
 	    OPT_NUM("max-pending", 1, PROBE_PENDING_MAX, p.o.max_pending, 0),

@@ -101,7 +101,10 @@
 # (the newest /usr/lib/postgresql/*/bin), BENCH_CONV_S seconds of the
 # convergence run (10),
 # BENCH_CONV_AGE_MS the edges' batch.max_age_ms in it (1000),
-# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_SERVER_CPU (0),
+# BENCH_CONV_POLL_MS the probe's poll interval (2), BENCH_CONV_LOAD_CPU
+# the CPU of the convergence run's h2load (the server CPU, beside edge A:
+# central, the part that run times, keeps the load CPU without the
+# clients' load, as it would in its own data center), BENCH_SERVER_CPU (0),
 # BENCH_LOAD_CPU (1) and BENCH_DEPTH streams in flight per h2load
 # connection (16; four connections, so 64 requests in flight),
 # BENCH_DOWNSTREAM_IDLE (1: the broker and central run under SCHED_IDLE
@@ -169,6 +172,7 @@ SNAPSHOT_MS=${BENCH_SNAPSHOT_MS:-1000} # central's snapshot_interval_ms
 PACER=${BENCH_PACER:-h2load} # the latency runs' load: h2load --rps, or sim pace (even, poisson)
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
+CONV_LOAD_CPU=${BENCH_CONV_LOAD_CPU:-$SERVER_CPU}
 # Where the partial modes' broker and central run (stack_with_likes).
 DOWNSTREAM_CPU=${BENCH_DOWNSTREAM_CPU:-$LOAD_CPU}
 CONNS=4  # h2load processes, one connection each (see h2run)
@@ -254,7 +258,8 @@ h2start() { # name n urifile user post(0|1) rps(per process, 0 = peak) [logprefi
 		((rps > 0)) && args+=(--rps "$rps")
 		[[ -n $logp ]] && args+=(--log-file "$logp.$k")
 		# shellcheck disable=SC2046
-		$(pin "$LOAD_CPU") h2load "${args[@]}" >"$TMP/h2.$name.$k.out" 2>&1 &
+		# H2_CPU, when the caller sets it: another CPU than the load's.
+		$(pin "${H2_CPU:-$LOAD_CPU}") h2load "${args[@]}" >"$TMP/h2.$name.$k.out" 2>&1 &
 		pids+=($!)
 		track "$!"
 	done
@@ -1073,8 +1078,8 @@ main_converge() {
 	done
 	stop_stack
 	{
-		printf '{\n  "date": %s,\n  "like_peak": %s,\n  "runs": [\n' "$(jstr "$DATE")" \
-			"$(jnum "${RATE[like]:-}")"
+		printf '{\n  "date": %s,\n  "like_peak": %s,\n  "load_cpu": %s,\n  "runs": [\n' \
+			"$(jstr "$DATE")" "$(jnum "${RATE[like]:-}")" "$(jnum "$CONV_LOAD_CPU")"
 		local sep=""
 		for i in "${json[@]}"; do
 			printf '%s    %s' "$sep" "$i"
@@ -1085,7 +1090,8 @@ main_converge() {
 		printf '\n}\n'
 	} >"$OUT/converge.json"
 	echo
-	echo "convergence, $DATE, like peak ${RATE[like]:-?}/s (p99 target <= 2000 ms in each run)"
+	echo "convergence, $DATE, like peak ${RATE[like]:-?}/s, the like load on CPU $CONV_LOAD_CPU" \
+		"(p99 target <= 2000 ms in each run)"
 	printf '  %s\n' "${lines[@]}"
 	echo "written: $OUT/converge.json"
 }
@@ -1695,7 +1701,7 @@ bench_converge() { # [tag: a run's own users and probe items, for runs in a row]
 		>"$TMP/probe.json" 2>"$TMP/probe.log" &
 	local probe=$! rc=0 got ok fail non
 	track "$probe"
-	h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" "cvgload$tag" 1 $(((rate + CONNS - 1) / CONNS))
+	H2_CPU=$CONV_LOAD_CPU h2run conv "$((rate * CONV_S))" "$TMP/likes.txt" "cvgload$tag" 1 $(((rate + CONNS - 1) / CONNS))
 	read -r got ok fail non <<<"$H2"
 	wait "$probe" || rc=$?
 	untrack "$probe"
@@ -2621,7 +2627,8 @@ write_json() {
 		jobject '    ' PG pg_warmup.txns pg_hot_row.txns pg_dedupe.txns like_count_sum likes_rows
 		printf '\n  },\n  "convergence": {\n'
 		jobject '    ' CONV likes visible timed_out errors skipped polls poll_errors \
-			min p50 p90 p99 max mean poll_ms every_ms max_age_ms snapshot_ms load_target load_rate
+			min p50 p90 p99 max mean poll_ms every_ms max_age_ms snapshot_ms load_target load_rate \
+			load_cpu
 		printf '\n  },\n  "central_feed": '
 		jfeed
 		printf ',\n'
@@ -2739,7 +2746,7 @@ print_table() {
 	fi
 	echo "convergence ms (min/p50/p90/p99/max): ${CONV[min]:-}/${CONV[p50]:-}/${CONV[p90]:-}/${CONV[p99]:-}/${CONV[max]:-}," \
 		"${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-0} never;" \
-		"resolution: one poll (${CONV_POLL_MS} ms) + one GET; bound: batch.max_age_ms ($CONV_AGE_MS)" \
+		"resolution: one poll (${CONV_POLL_MS} ms or 1% of the sample) + one GET; bound: batch.max_age_ms ($CONV_AGE_MS)" \
 		"+ snapshot_interval_ms ($SNAPSHOT_MS) + Kafka transit, under ${CONV[load_rate]:-0} likes/s"
 	local w
 	for w in "${WARN[@]+"${WARN[@]}"}"; do echo "warning: $w"; done
@@ -2756,7 +2763,8 @@ main() {
 		PLACEMENT+=" sim bench-central, sim bench-feed, central in the change feed runs;"
 		PLACEMENT+=" CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
 		PLACEMENT+=" central, the embedded broker, the replicated likes' regional cluster (embedded,"
-		PLACEMENT+=" or three real Kafka nodes), edge B, sim converge-probe and sim produce-batches"
+		PLACEMENT+=" or three real Kafka nodes), edge B, sim converge-probe and sim produce-batches;"
+		PLACEMENT+=" the convergence run's h2load on CPU $CONV_LOAD_CPU"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -2768,8 +2776,10 @@ main() {
 	SETTINGS+=" synchronous_commit on, $ITEMS count rows, otherwise defaults;"
 	SETTINGS+=" convergence: both edges batch.max_ops=1000 batch.max_age_ms=$CONV_AGE_MS,"
 	SETTINGS+=" central snapshot_interval_ms=$SNAPSHOT_MS, kafka fetch.wait.max.ms=10,"
-	SETTINGS+=" a probe like every ${CONV_EVERY_MS} ms, B polled every ${CONV_POLL_MS} ms for ${CONV_S}s"
+	SETTINGS+=" a probe like every ${CONV_EVERY_MS} ms, each polled at B every ${CONV_POLL_MS} ms"
+	SETTINGS+=" or 1% of its age for ${CONV_S}s, the like load's h2load on CPU $CONV_LOAD_CPU"
 	CONV[poll_ms]=$CONV_POLL_MS
+	CONV[load_cpu]=$CONV_LOAD_CPU
 	CONV[every_ms]=$CONV_EVERY_MS
 	CONV[max_age_ms]=$CONV_AGE_MS
 	CONV[snapshot_ms]=$SNAPSHOT_MS

@@ -271,6 +271,8 @@ typedef struct pending {
 	char item[ITEM_MAX + 1];
 	uint64_t base;   /* B's count before the like */
 	uint64_t ack_us; /* when A's answer arrived */
+	uint64_t due_us; /* when B is asked about it next */
+	bool seen;       /* shown at B: dropped at the end of this poll */
 } pending;
 
 typedef struct run {
@@ -279,6 +281,7 @@ typedef struct run {
 	hconn a, b;
 	pending *pend;
 	size_t npend;
+	size_t *due; /* poll_all's: the indexes of the likes it asks about */
 	double *samples;
 	size_t nsamples, cap;
 	uint64_t seq;
@@ -314,6 +317,8 @@ static int check_opts(const probe_opts *o, char *err, size_t errlen)
 		bad = "interval is 1..60000 ms";
 	else if (o->poll_ms < 1 || o->poll_ms > 1000u)
 		bad = "poll interval is 1..1000 ms";
+	else if (o->poll_frac > 1000u)
+		bad = "poll fraction is 0..1000";
 	else if (o->timeout_ms < 1 || o->timeout_ms > 3600000u)
 		bad = "timeout is 1..3600000 ms";
 	else if (o->batch_items < 1 || o->batch_items > PROBE_BATCH_ITEMS_MAX)
@@ -386,6 +391,8 @@ static void like_one(run *ru)
 		return;
 	}
 	ru->r->likes++;
+	p->due_us = p->ack_us;
+	p->seen = false;
 	ru->npend++;
 }
 
@@ -398,15 +405,9 @@ static void add_sample(run *ru, double ms)
 	ru->samples[ru->nsamples++] = ms;
 }
 
-/* Removes pending i (the last one takes its place). */
-static void drop(run *ru, size_t i)
-{
-	ru->pend[i] = ru->pend[--ru->npend];
-}
-
-/* Asks B for pending [from, from + n) in one batch GET; the likes that
- * show are recorded and dropped. */
-static void poll_batch(run *ru, size_t from, size_t n)
+/* Asks B for the pending likes at idx[0..n) in one batch GET; those
+ * that show are recorded and marked seen. */
+static void poll_batch(run *ru, const size_t *idx, size_t n)
 {
 	sbuf path;
 	sbuf_init(&path);
@@ -414,7 +415,7 @@ static void poll_batch(run *ru, size_t from, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			sbuf_add(&path, ",", 1);
-		sbuf_adds(&path, ru->pend[from + i].item);
+		sbuf_adds(&path, ru->pend[idx[i]].item);
 	}
 	sbuf_adds(&path, "&counters=");
 	sbuf_adds(&path, ru->o->counter);
@@ -446,43 +447,66 @@ static void poll_batch(run *ru, size_t from, size_t n)
 		json_decref(root);
 		return;
 	}
-	/* Walk backwards so that drop() only moves entries already looked at. */
-	for (size_t k = n; k-- > 0;) {
-		size_t i = from + k;
-		json_t *c =
-		    json_object_get(json_object_get(counts, ru->pend[i].item), ru->o->counter);
+	for (size_t k = 0; k < n; k++) {
+		pending *p = &ru->pend[idx[k]];
+		json_t *c = json_object_get(json_object_get(counts, p->item), ru->o->counter);
 		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
-		    (uint64_t)json_integer_value(c) <= ru->pend[i].base)
+		    (uint64_t)json_integer_value(c) <= p->base)
 			continue;
-		add_sample(ru, (double)(seen_us - ru->pend[i].ack_us) / 1000.0);
+		add_sample(ru, (double)(seen_us - p->ack_us) / 1000.0);
 		ru->r->visible++;
-		drop(ru, i);
+		p->seen = true;
 	}
 	json_decref(root);
 }
 
-/* One poll of every pending like, batch_items at a time, then drops the
- * likes past their timeout. */
+/* When a like not yet seen at `now` is asked about next: after the poll
+ * interval, or after 1/poll_frac of its age when that is longer. */
+static uint64_t next_due(const run *ru, const pending *p, uint64_t now)
+{
+	uint64_t wait = (uint64_t)ru->o->poll_ms * 1000u;
+	if (ru->o->poll_frac) {
+		uint64_t rel = (now - p->ack_us) / ru->o->poll_frac;
+		if (rel > wait)
+			wait = rel;
+	}
+	return now + wait;
+}
+
+/* One poll of every pending like that is due, batch_items at a time;
+ * then drops the likes seen and those past their timeout. */
 static void poll_all(run *ru)
 {
-	size_t bi = ru->o->batch_items;
-	/* From the end, so the likes a batch drops never move into a range
-	 * still to be asked. */
-	size_t end = ru->npend;
-	while (end > 0) {
-		size_t n = end < bi ? end : bi;
-		poll_batch(ru, end - n, n);
-		end -= n;
+	size_t bi = ru->o->batch_items, n = 0;
+	uint64_t now = clock_mono_us();
+	for (size_t i = 0; i < ru->npend; i++)
+		if (ru->pend[i].due_us <= now)
+			ru->due[n++] = i;
+	for (size_t at = 0; at < n; at += bi)
+		poll_batch(ru, ru->due + at, n - at < bi ? n - at : bi);
+	now = clock_mono_us();
+	for (size_t k = 0; k < n; k++) {
+		pending *p = &ru->pend[ru->due[k]];
+		if (!p->seen)
+			p->due_us = next_due(ru, p, now);
 	}
-	uint64_t now = clock_mono_us(), limit = (uint64_t)ru->o->timeout_ms * 1000u;
-	for (size_t i = ru->npend; i-- > 0;) {
-		if (now - ru->pend[i].ack_us > limit) {
+	uint64_t limit = (uint64_t)ru->o->timeout_ms * 1000u;
+	size_t keep = 0;
+	for (size_t i = 0; i < ru->npend; i++) {
+		pending *p = &ru->pend[i];
+		if (p->seen)
+			continue;
+		if (now - p->ack_us > limit) {
 			ru->r->timed_out++;
-			log_warn("like not visible in time", "item=%s timeout_ms=%u",
-			         ru->pend[i].item, ru->o->timeout_ms);
-			drop(ru, i);
+			log_warn("like not visible in time", "item=%s timeout_ms=%u", p->item,
+			         ru->o->timeout_ms);
+			continue;
 		}
+		if (keep != i)
+			ru->pend[keep] = *p;
+		keep++;
 	}
+	ru->npend = keep;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -542,6 +566,7 @@ void probe_opts_default(probe_opts *o)
 	    .duration_ms = 10000,
 	    .interval_ms = 20,
 	    .poll_ms = 2,
+	    .poll_frac = 100,
 	    .timeout_ms = 30000,
 	    .batch_items = PROBE_BATCH_ITEMS_MAX,
 	    .max_pending = 1000,
@@ -553,6 +578,7 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
 	r->poll_ms = o->poll_ms;
+	r->poll_frac = o->poll_frac;
 	int rc = check_opts(o, err, errlen);
 	if (rc)
 		return rc;
@@ -560,6 +586,7 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 	hconn_init(&ru.a, o->port_a);
 	hconn_init(&ru.b, o->port_b);
 	ru.pend = xcalloc(o->max_pending, sizeof *ru.pend);
+	ru.due = xcalloc(o->max_pending, sizeof *ru.due);
 
 	uint64_t start = clock_mono_us();
 	uint64_t stop_liking = start + (uint64_t)o->duration_ms * 1000u;
@@ -596,6 +623,7 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 	summarize(&ru);
 	free(ru.samples);
 	free(ru.pend);
+	free(ru.due);
 	hconn_free(&ru.a);
 	hconn_free(&ru.b);
 	return 0;
@@ -604,11 +632,12 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 void probe_print_table(FILE *f, const probe_result *r)
 {
 	fprintf(f,
-	        "convergence (ack at edge A -> visible at edge B), poll every %u ms:\n"
+	        "convergence (ack at edge A -> visible at edge B), a like polled every %u ms"
+	        " or 1/%u of its age:\n"
 	        "  likes %" PRIu64 ", visible %" PRIu64 ", timed out %" PRIu64 ", errors %" PRIu64
 	        ", skipped %" PRIu64 ", polls %" PRIu64 " (%" PRIu64 " failed)\n",
-	        r->poll_ms, r->likes, r->visible, r->timed_out, r->errors, r->skipped, r->polls,
-	        r->poll_errors);
+	        r->poll_ms, r->poll_frac, r->likes, r->visible, r->timed_out, r->errors, r->skipped,
+	        r->polls, r->poll_errors);
 	if (r->visible)
 		fprintf(f, "  ms: min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  mean %.1f\n",
 		        r->min_ms, r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms);
@@ -628,9 +657,9 @@ void probe_print_json(FILE *f, const probe_result *r)
 	fprintf(f,
 	        "{\"likes\":%" PRIu64 ",\"visible\":%" PRIu64 ",\"timed_out\":%" PRIu64
 	        ",\"errors\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"polls\":%" PRIu64
-	        ",\"poll_errors\":%" PRIu64 ",\"poll_ms\":%u",
+	        ",\"poll_errors\":%" PRIu64 ",\"poll_ms\":%u,\"poll_frac\":%u",
 	        r->likes, r->visible, r->timed_out, r->errors, r->skipped, r->polls, r->poll_errors,
-	        r->poll_ms);
+	        r->poll_ms, r->poll_frac);
 	json_ms(f, "convergence_min_ms", r->min_ms, have);
 	json_ms(f, "convergence_p50_ms", r->p50_ms, have);
 	json_ms(f, "convergence_p90_ms", r->p90_ms, have);

@@ -4,16 +4,20 @@
  * Every interval_ms for duration_ms the probe takes a fresh item, reads
  * its count at edge B (the baseline: GET /v1/items/{type}/{id}/{counter}),
  * then likes it at edge A as a fresh user (POST, X-User-Id) and notes when
- * A's answer arrived: the ack. Every poll_ms it asks B for the counts of
- * every like not yet seen there (GET /v1/counts?items=...&counters=...,
- * batch_items items per request). A like is visible when B's count is
- * above its baseline; the time of the first answer that shows it, minus
- * the ack, is one sample. A like still not visible timeout_ms after its
- * ack is counted as timed out, not as a sample.
+ * A's answer arrived: the ack. It asks B for the counts of the likes not
+ * yet seen there (GET /v1/counts?items=...&counters=..., batch_items
+ * items per request): each like at once, then again every poll_ms, or
+ * every 1/poll_frac of its age once that is longer (so a like waiting
+ * seconds is asked about every few tens of ms: a backlog of likes does
+ * not turn into a flood of polls that takes CPU from what it measures). A like is visible when B's
+ * count is above its baseline; the time of the first answer that shows it, minus the ack, is one
+ * sample. A like still not visible timeout_ms after its ack is counted as timed out, not as a
+ * sample.
  *
- * Resolution: a sample is late by at most one poll interval plus one GET,
- * never early. Both edges must trust X-User-Id (identity.dev_header), and
- * each request goes over one kept-alive HTTP/1.1 connection per edge.
+ * Resolution: a sample is late by at most one poll interval or
+ * 1/poll_frac of itself, whichever is more, plus one GET; never early. Both edges must trust
+ * X-User-Id (identity.dev_header), and each request goes over one kept-alive HTTP/1.1 connection
+ * per edge.
  *
  * Single-threaded: the caller's thread does all the work with blocking
  * sockets and deadlines.
@@ -39,7 +43,8 @@ typedef struct probe_opts {
 	const char *user_prefix;  /* users are <user_prefix><n> */
 	uint32_t duration_ms;     /* how long new likes are sent, 1..86400000 */
 	uint32_t interval_ms;     /* between two likes, 1..60000 */
-	uint32_t poll_ms;         /* between two polls of B, 1..1000 */
+	uint32_t poll_ms;         /* between two polls of a like at B, 1..1000 */
+	uint32_t poll_frac;       /* or its age / poll_frac when longer; 0..1000, 0 = off */
 	uint32_t timeout_ms;      /* per like, 1..3600000 */
 	uint32_t batch_items;     /* items per batch GET, 1..PROBE_BATCH_ITEMS_MAX */
 	uint32_t max_pending;     /* 1..PROBE_PENDING_MAX; a like is skipped above */
@@ -47,7 +52,7 @@ typedef struct probe_opts {
 } probe_opts;
 
 /* post, likes, ids "cvg<pid>-", users "cvgu<pid>-", 10 s, a like every
- * 20 ms, a poll every 2 ms, 30 s timeout, 100 items per GET, 1000
+ * 20 ms, a poll every 2 ms or 1% of the like's age, 30 s timeout, 100 items per GET, 1000
  * pending, 2 s per request. Ports are left 0. */
 void probe_opts_default(probe_opts *o);
 
@@ -59,7 +64,7 @@ typedef struct probe_result {
 	uint64_t skipped;   /* not sent: max_pending likes were waiting */
 	uint64_t polls;     /* batch GETs sent to B */
 	uint64_t poll_errors;
-	uint32_t poll_ms;
+	uint32_t poll_ms, poll_frac;
 	/* Of the samples, ms; 0 when there are none. */
 	double min_ms, p50_ms, p90_ms, p99_ms, max_ms, mean_ms;
 } probe_result;

@@ -359,6 +359,45 @@ Test(probe, polls_ask_for_at_most_batch_items_each)
 	pthread_mutex_unlock(&F.mu);
 }
 
+/* One like that B shows delay_us after A took it, polled with poll_frac:
+ * its result, and the polls B answered. */
+static int one_slow_like(uint64_t delay_us, uint32_t poll_frac, probe_result *r)
+{
+	F.delay_us = delay_us;
+	serve();
+	probe_opts o = opts(20, 40); /* one like */
+	o.poll_frac = poll_frac;
+	run_ok(&o, r);
+	cr_assert_eq(r->likes, 1);
+	cr_assert_eq(r->visible, 1);
+	pthread_mutex_lock(&F.mu);
+	int polls = F.polls;
+	pthread_mutex_unlock(&F.mu);
+	return polls;
+}
+
+/* A like that takes long to show is asked about every 1/poll_frac of its
+ * age once that is past poll_ms: far fewer polls than one every poll_ms,
+ * and its sample late by at most that fraction (plus one GET). */
+Test(probe, a_like_waiting_long_is_polled_less_often_as_it_ages)
+{
+	probe_result r;
+	int polls = one_slow_like(400000, 10, &r);
+	cr_assert_geq(r.min_ms, 398.0, "sample %.3f ms", r.min_ms);
+	/* 1.1 x the delay, and the slack the first test gives a busy machine. */
+	cr_assert_leq(r.min_ms, 400.0 * 1.1 + 100.0, "sample %.3f ms", r.min_ms);
+	/* Every 2 ms would be 200 polls; by a tenth of the age about 40. */
+	cr_assert_lt(polls, 80, "polls %d", polls);
+	cr_assert_gt(polls, 10, "polls %d", polls);
+}
+
+Test(probe, with_poll_frac_off_a_like_is_polled_every_poll_ms)
+{
+	probe_result r;
+	int polls = one_slow_like(200000, 0, &r);
+	cr_assert_gt(polls, 60, "polls %d", polls);
+}
+
 Test(probe, connections_the_edges_close_are_reopened)
 {
 	F.delay_us = 20000;
@@ -380,8 +419,9 @@ Test(probe, options_out_of_bounds_are_refused)
 	struct {
 		const char *what;
 		probe_opts o;
-	} bad[] = {{"port", good},   {"poll", good},     {"batch", good},    {"pending", good},
-	           {"prefix", good}, {"interval", good}, {"duration", good}, {"type", good}};
+	} bad[] = {{"port", good},     {"poll", good},   {"batch", good},
+	           {"pending", good},  {"prefix", good}, {"interval", good},
+	           {"duration", good}, {"type", good},   {"poll_frac", good}};
 	bad[0].o.port_a = 0;
 	bad[1].o.poll_ms = 0;
 	bad[2].o.batch_items = PROBE_BATCH_ITEMS_MAX + 1;
@@ -390,6 +430,7 @@ Test(probe, options_out_of_bounds_are_refused)
 	bad[5].o.interval_ms = 0;
 	bad[6].o.duration_ms = 0;
 	bad[7].o.type = "Post";
+	bad[8].o.poll_frac = 1001;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		probe_result r;
 		char err[128] = "";
