@@ -696,8 +696,9 @@ soak: $(BINS)
 # Side-by-side benchmarks (edge vs nghttpd, Redis and a PostgreSQL hot
 # row, convergence between two edges, central vs LevelDB); the ratios land
 # in build/bench/latest.json, see docs/performance.md.
-bench: check-bench-deps
-	@$(MAKE) --no-print-directory all $(BUILD)/alloccount.so
+bench: check-bench-deps kafka-jars kstreams-jars
+	@$(MAKE) --no-print-directory all $(BUILD)/alloccount.so $(BUILD)/peer_produce \
+	    $(BUILD)/redis_wait
 	./sim/bench/bench.sh
 
 # The allocation counter `BENCH_ALLOCS=1 sim/bench/bench.sh reads` loads
