@@ -399,6 +399,11 @@ int drill_parse_file(const char *path, drill *d, char *err, size_t errlen) WARN_
 /* The same from text in memory; name is used for messages. */
 int drill_parse(const char *name, const char *text, drill *d, char *err, size_t errlen) WARN_UNUSED;
 void drill_free(drill *d);
+/* The descriptors the drill's load keeps open in sim: a socket per
+ * keep-alive connection (client_conns to each instance of each region),
+ * and with the clients' relay in namespaces (isolated) its two ends as
+ * well. */
+uint64_t drill_load_fds(const drill *d, bool isolated);
 /* Does a step of d move a node's clock (clock jump or reset)? Then the
  * daemons run under libfaketime. */
 bool drill_moves_clocks(const drill *d);

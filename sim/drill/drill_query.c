@@ -73,6 +73,12 @@ double drill_step_time(const drill *d, const drill_step *s, bool short_run)
 	return s->at_s * d->short_duration_s / d->duration_s;
 }
 
+uint64_t drill_load_fds(const drill *d, bool isolated)
+{
+	uint64_t conns = (uint64_t)d->regions * (d->standby ? 2u : 1u) * d->client_conns;
+	return conns * (isolated && d->client_relay ? 3u : 1u);
+}
+
 bool drill_moves_clocks(const drill *d)
 {
 	for (size_t i = 0; i < d->nsteps; i++)

@@ -384,8 +384,7 @@ static int load_fds_fit(const drill *d, bool isolated, char *err, size_t errlen)
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	uint64_t conns = (uint64_t)d->regions * (d->standby ? 2u : 1u) * d->client_conns;
-	uint64_t fds = conns * (isolated && d->client_relay ? 3u : 1u);
+	uint64_t fds = drill_load_fds(d, isolated);
 	if (fds + RUN_FDS_SPARE <= (uint64_t)rl.rlim_cur)
 		return 0;
 	snprintf(err, errlen,

@@ -509,6 +509,25 @@ Test(drill_settings, the_full_jit_needs_real_kafka_and_client_conns_is_bounded)
 	drill_free(&d);
 }
 
+/* What sim drill checks against its open-file limit before it starts. */
+Test(drill_settings, the_loads_descriptors_count_each_instance_and_the_relays_ends)
+{
+	drill d;
+	char err[256];
+	cr_assert_eq(
+	    drill_parse("t", "duration 60\nregions 3\nclient_conns 32\n", &d, err, sizeof err), 0,
+	    "%s", err);
+	d.standby = 0;
+	d.client_relay = 1;
+	cr_assert_eq(drill_load_fds(&d, false), 3 * 32, "no relay without namespaces");
+	cr_assert_eq(drill_load_fds(&d, true), 3 * 32 * 3, "the relay's two ends per connection");
+	d.standby = 1;
+	cr_assert_eq(drill_load_fds(&d, true), 3 * 2 * 32 * 3, "both instances of a region");
+	d.client_relay = 0;
+	cr_assert_eq(drill_load_fds(&d, true), 3 * 2 * 32, "straight to the edges");
+	drill_free(&d);
+}
+
 Test(drill_settings, regional_nodes_sets_every_region_or_one_whichever_line_comes_first)
 {
 	drill d;
