@@ -16,9 +16,10 @@ static const char *const type_names[] = {
 
 size_t feedev_id_format(const feedev_id *id, char out[FEEDEV_ID_MAX])
 {
-	/* Three 32-bit decimals (10 digits each), a 64-bit one, three
-	 * dashes and the NUL fit in FEEDEV_ID_MAX. */
-	_Static_assert(FEEDEV_ID_MAX >= 3 * 10 + SBUF_U64_MAX + 3 + 1, "an id fits");
+	/* Three 32-bit decimals (10 digits each), a 64-bit one (20) and
+	 * three dashes before the last number, which sbuf_fmt_u64 writes
+	 * with SBUF_U64_MAX bytes of room; then the NUL. */
+	_Static_assert(FEEDEV_ID_MAX >= 10 + 1 + 10 + 1 + 20 + 1 + SBUF_U64_MAX, "an id fits");
 	size_t n = sbuf_fmt_u64(out, id->epoch);
 	out[n++] = '-';
 	n += sbuf_fmt_u64(out + n, id->partition);
@@ -98,12 +99,7 @@ int feedev_id_cmp(const feedev_id *a, const feedev_id *b)
  * copy of known length) and its numbers with sbuf_put_u64: no format
  * string is parsed per event. The publisher makes one of these per
  * message, so this is the feed's hot path (docs/performance.md). */
-#define PUT_NAME(out, lit) sbuf_putl((out), "," lit ":")
-
-static void put_str(sbuf *out, const char *s, size_t n)
-{
-	sbuf_addjstr(out, s, n);
-}
+#define PUT_NAME(out, name) sbuf_putl((out), ",\"" name "\":")
 
 void feedev_encode(const feedev *e, sbuf *out)
 {
@@ -111,58 +107,58 @@ void feedev_encode(const feedev *e, sbuf *out)
 	size_t idn = feedev_id_format(&e->id, id);
 	_Static_assert(FEEDEV_VERSION == 1, "the literal below names the version");
 	sbuf_putl(out, "{\"v\":1");
-	PUT_NAME(out, "\"id\"");
+	PUT_NAME(out, "id");
 	sbuf_putl(out, "\""); /* digits and dashes: nothing to escape */
 	sbuf_put(out, id, idn);
 	sbuf_putl(out, "\"");
-	PUT_NAME(out, "\"type\"");
+	PUT_NAME(out, "type");
 	sbuf_putl(out, "\"");
 	sbuf_put(out, type_names[e->type], strlen(type_names[e->type]));
 	sbuf_putl(out, "\"");
 	if (e->type == FEEDEV_HOME) {
-		PUT_NAME(out, "\"user\"");
-		put_str(out, e->user, e->user_n);
-		PUT_NAME(out, "\"region\"");
-		put_str(out, e->region, e->region_n);
-		PUT_NAME(out, "\"since_ms\"");
+		PUT_NAME(out, "user");
+		sbuf_addjstr(out, e->user, e->user_n);
+		PUT_NAME(out, "region");
+		sbuf_addjstr(out, e->region, e->region_n);
+		PUT_NAME(out, "since_ms");
 		sbuf_put_u64(out, e->n);
 		sbuf_putl(out, "}");
 		return;
 	}
-	PUT_NAME(out, "\"counter\"");
-	put_str(out, e->counter, e->counter_n);
-	PUT_NAME(out, "\"item\"");
-	put_str(out, e->item, e->item_n);
+	PUT_NAME(out, "counter");
+	sbuf_addjstr(out, e->counter, e->counter_n);
+	PUT_NAME(out, "item");
+	sbuf_addjstr(out, e->item, e->item_n);
 	switch (e->type) {
 	case FEEDEV_SET:
-		PUT_NAME(out, "\"user\"");
-		put_str(out, e->user, e->user_n);
+		PUT_NAME(out, "user");
+		sbuf_addjstr(out, e->user, e->user_n);
 		if (e->member)
 			sbuf_putl(out, ",\"member\":true");
 		else
 			sbuf_putl(out, ",\"member\":false");
 		break;
 	case FEEDEV_SUM:
-		PUT_NAME(out, "\"n\"");
+		PUT_NAME(out, "n");
 		sbuf_put_u64(out, e->n);
 		break;
 	case FEEDEV_MILESTONE:
-		PUT_NAME(out, "\"threshold\"");
+		PUT_NAME(out, "threshold");
 		sbuf_put_u64(out, e->threshold);
 		break;
 	case FEEDEV_HOME: break; /* above */
 	}
-	PUT_NAME(out, "\"count\"");
+	PUT_NAME(out, "count");
 	sbuf_put_u64(out, e->count);
-	PUT_NAME(out, "\"region\"");
-	put_str(out, e->region, e->region_n);
+	PUT_NAME(out, "region");
+	sbuf_addjstr(out, e->region, e->region_n);
 	/* The clock is a string: it is past 2^53, where many JSON readers
 	 * round; ms is its wall-clock part, a number. */
-	PUT_NAME(out, "\"hlc\"");
+	PUT_NAME(out, "hlc");
 	sbuf_putl(out, "\"");
 	sbuf_put_u64(out, e->hlc);
 	sbuf_putl(out, "\"");
-	PUT_NAME(out, "\"ms\"");
+	PUT_NAME(out, "ms");
 	sbuf_put_u64(out, hlc_ms(e->hlc));
 	sbuf_putl(out, "}");
 }

@@ -189,7 +189,9 @@ TOKEN=bench-token
 . sim/bench/bench_lib.sh
 # shellcheck source=sim/bench/bench_kstreams.sh
 . sim/bench/bench_kstreams.sh
-bench_begin bench "$OUT/logs"
+# BENCH_LOGS: where the daemons' logs go (the full run gives its peers
+# child a folder of its own, so that neither overwrites the other's).
+bench_begin bench "${BENCH_LOGS:-$OUT/logs}"
 declare -A R      # results: key -> number or empty
 declare -A WHY    # key -> reason it is null
 declare -A NOTE   # key -> what the table says of a figure with no target
@@ -1095,8 +1097,9 @@ main_converge() {
 # users and probe items of its own and a new edge B (issue 69: p99 <= 2 s
 # in each of three runs). CONV keeps the last run's figures (and the
 # run's settings, conv_settings); CONV_LINES a line per run, CONV_JSON an
-# object per run, CONV_WORST_P50 and CONV_WORST_P99 the highest of the
-# runs (empty when a run has none: its WHY says why).
+# object per run, CONV_WORST_P50 and CONV_WORST_P99 the highest p50 and
+# the highest p99 of the runs (each may come from a different run; both
+# empty when a run has no samples or failed: WHY says which and why).
 converge_runs() { # runs
 	local i p50 p99 bad=0
 	CONV_LINES=() CONV_JSON=() CONV_WORST_P50="" CONV_WORST_P99=""
@@ -1109,9 +1112,12 @@ converge_runs() { # runs
 		if isnum "$p50" && isnum "$p99"; then
 			CONV_WORST_P50=$(fmax "$CONV_WORST_P50" "$p50")
 			CONV_WORST_P99=$(fmax "$CONV_WORST_P99" "$p99")
-		else
-			bad=1
+		elif [[ -z ${WHY[convergence_p99_ms]:-} ]]; then
+			# No sample: every like timed out or failed. A miss, said so.
+			WHY[convergence_p50_ms]="run $i: ${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-?} timed out, ${CONV[errors]:-?} failed"
+			WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
 		fi
+		((bad)) || [[ -z ${WHY[convergence_p99_ms]:-} ]] || bad=1
 		stop "$EDGE_B_PID"
 		EDGE_B_PID=""
 	done
@@ -2841,7 +2847,7 @@ main() {
 		PLACEMENT+=" CPU $LOAD_CPU: load generators (h2load, redis-benchmark, pgbench),"
 		PLACEMENT+=" central, the embedded broker, the replicated likes' regional cluster (embedded,"
 		PLACEMENT+=" or three real Kafka nodes), edge B, sim converge-probe and sim produce-batches;"
-		PLACEMENT+=" the convergence run's h2load on CPU $CONV_LOAD_CPU"
+		PLACEMENT+=" the convergence runs' h2load on CPU $CONV_LOAD_CPU; the peers as peers.json says"
 	else
 		PLACEMENT="one CPU: nothing pinned"
 	fi
@@ -2900,8 +2906,9 @@ bench_peers_child() {
 		echo
 		echo "peers (issue 69): sim/bench/bench.sh peers, on its own stack and cluster"
 		rm -f "$OUT/peers.json"
-		sim/bench/bench.sh peers || rc=$?
-		((rc == 0)) || why="bench.sh peers exited with $rc (its output above; logs in $OUT/logs)"
+		# Tracked, so that a signal to this run reaches it (bench_lib's run).
+		BENCH_LOGS="$OUT/logs/peers" run "" sim/bench/bench.sh peers || rc=$?
+		((rc == 0)) || why="bench.sh peers exited with $rc (its output above; logs in $OUT/logs/peers)"
 		[[ -f $OUT/peers.json ]] || why="bench.sh peers wrote no $OUT/peers.json (exit $rc)"
 	fi
 	for k in "${PEER_KEYS[@]}"; do
@@ -2929,6 +2936,7 @@ bench_peers_child() {
 		WHY[$k]=$why
 	else
 		R[$k]=$(json_field "$OUT/peers.json" kafka_produce_at_like_50.p99)
+		[[ -n ${R[$k]} ]] || WHY[$k]="$OUT/peers.json has no paced run of kafka_produce at the edge's rate"
 	fi
 	k=p99_like_replicated_real_vs_kafka_produce_at_half_peak
 	R[$k]=$(div "${R[p99_like_replicated_real_ms_at_half_peak]:-}" \

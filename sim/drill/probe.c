@@ -474,22 +474,24 @@ static uint64_t next_due(const run *ru, const pending *p, uint64_t now)
 }
 
 /* One poll of every pending like that is due, batch_items at a time;
- * then drops the likes seen and those past their timeout. */
+ * then drops the likes seen and those past their timeout. A like's next
+ * turn counts from this poll's start, as the run loop's next poll does:
+ * counted from its end, a young like would miss every other poll. */
 static void poll_all(run *ru)
 {
 	size_t bi = ru->o->batch_items, n = 0;
-	uint64_t now = clock_mono_us();
+	uint64_t start = clock_mono_us();
 	for (size_t i = 0; i < ru->npend; i++)
-		if (ru->pend[i].due_us <= now)
+		if (ru->pend[i].due_us <= start)
 			ru->due[n++] = i;
 	for (size_t at = 0; at < n; at += bi)
 		poll_batch(ru, ru->due + at, n - at < bi ? n - at : bi);
-	now = clock_mono_us();
 	for (size_t k = 0; k < n; k++) {
 		pending *p = &ru->pend[ru->due[k]];
 		if (!p->seen)
-			p->due_us = next_due(ru, p, now);
+			p->due_us = next_due(ru, p, start);
 	}
+	uint64_t now = clock_mono_us();
 	uint64_t limit = (uint64_t)ru->o->timeout_ms * 1000u;
 	size_t keep = 0;
 	for (size_t i = 0; i < ru->npend; i++) {
@@ -631,13 +633,16 @@ int probe_run(const probe_opts *o, probe_result *r, char *err, size_t errlen)
 
 void probe_print_table(FILE *f, const probe_result *r)
 {
+	fprintf(f, "convergence (ack at edge A -> visible at edge B), a like polled every %u ms",
+	        r->poll_ms);
+	if (r->poll_frac)
+		fprintf(f, " or 1/%u of its age", r->poll_frac);
 	fprintf(f,
-	        "convergence (ack at edge A -> visible at edge B), a like polled every %u ms"
-	        " or 1/%u of its age:\n"
+	        ":\n"
 	        "  likes %" PRIu64 ", visible %" PRIu64 ", timed out %" PRIu64 ", errors %" PRIu64
 	        ", skipped %" PRIu64 ", polls %" PRIu64 " (%" PRIu64 " failed)\n",
-	        r->poll_ms, r->poll_frac, r->likes, r->visible, r->timed_out, r->errors, r->skipped,
-	        r->polls, r->poll_errors);
+	        r->likes, r->visible, r->timed_out, r->errors, r->skipped, r->polls,
+	        r->poll_errors);
 	if (r->visible)
 		fprintf(f, "  ms: min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  mean %.1f\n",
 		        r->min_ms, r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms, r->mean_ms);

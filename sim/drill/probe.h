@@ -9,15 +9,16 @@
  * items per request): each like at once, then again every poll_ms, or
  * every 1/poll_frac of its age once that is longer (so a like waiting
  * seconds is asked about every few tens of ms: a backlog of likes does
- * not turn into a flood of polls that takes CPU from what it measures). A like is visible when B's
- * count is above its baseline; the time of the first answer that shows it, minus the ack, is one
- * sample. A like still not visible timeout_ms after its ack is counted as timed out, not as a
- * sample.
+ * not turn into a flood of polls that takes CPU from what it measures).
+ * A like is visible when B's count is above its baseline; the time of
+ * the first answer that shows it, minus the ack, is one sample. A like
+ * still not visible timeout_ms after its ack is counted as timed out,
+ * not as a sample.
  *
  * Resolution: a sample is late by at most one poll interval or
- * 1/poll_frac of itself, whichever is more, plus one GET; never early. Both edges must trust
- * X-User-Id (identity.dev_header), and each request goes over one kept-alive HTTP/1.1 connection
- * per edge.
+ * 1/poll_frac of itself, whichever is more, plus one GET; never early.
+ * Both edges must trust X-User-Id (identity.dev_header), and each
+ * request goes over one kept-alive HTTP/1.1 connection per edge.
  *
  * Single-threaded: the caller's thread does all the work with blocking
  * sockets and deadlines.

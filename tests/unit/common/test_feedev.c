@@ -128,6 +128,14 @@ Test(event, ids_format_parse_and_order)
 		             bad[i]);
 	cr_assert_eq(feedev_id_parse(S("0-0-0-0"), &b), 0);
 
+	/* The longest id: every field at its most (the offset at 2^64 - 1,
+	 * though a Kafka offset stops at 2^63 - 1) fits its buffer. */
+	feedev_id most = {UINT32_MAX, UINT32_MAX, UINT64_MAX, UINT32_MAX};
+	n = feedev_id_format(&most, t);
+	cr_assert_str_eq(t, "4294967295-4294967295-18446744073709551615-4294967295");
+	cr_assert_eq(n, strlen(t));
+	cr_assert_eq(feedev_id_parse(t, n, &b), ERR_CORRUPT, "the offset is past INT64_MAX");
+
 	cr_assert_eq(feedev_id_find(vec_sum, strlen(vec_sum), &b), 0);
 	cr_assert_eq(b.epoch, 2);
 	cr_assert_eq(b.offset, 9001);

@@ -394,8 +394,10 @@ Test(probe, a_like_waiting_long_is_polled_less_often_as_it_ages)
 Test(probe, with_poll_frac_off_a_like_is_polled_every_poll_ms)
 {
 	probe_result r;
-	int polls = one_slow_like(200000, 0, &r);
-	cr_assert_gt(polls, 60, "polls %d", polls);
+	int polls = one_slow_like(400000, 0, &r);
+	/* 200 at one every 2 ms; half of that on a busy machine is still
+	 * well above the 40 or so of the test before. */
+	cr_assert_gt(polls, 100, "polls %d", polls);
 }
 
 Test(probe, connections_the_edges_close_are_reopened)
