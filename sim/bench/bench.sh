@@ -882,8 +882,10 @@ sim_has() { # command
 
 # A number field of a one-line JSON object in a file; empty when absent.
 json_field() { # file key
-	grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null | head -n 1 |
-		sed 's/.*:[[:space:]]*//'
+	# grep finds nothing (status 1) when the key is absent: empty, as
+	# said, and not a failed pipeline that set -e would end the run on.
+	{ grep -o "\"$2\"[[:space:]]*:[[:space:]]*[0-9.eE+-]*" "$1" 2>/dev/null || true; } |
+		head -n 1 | sed 's/.*:[[:space:]]*//'
 }
 
 # Scaling from 1 to 2 HTTP workers (edge.workers). A two-core machine
@@ -1101,7 +1103,7 @@ main_converge() {
 # the highest p99 of the runs (each may come from a different run; both
 # empty when a run has no samples or failed: WHY says which and why).
 converge_runs() { # runs
-	local i p50 p99 bad=0
+	local i p50 p99
 	CONV_LINES=() CONV_JSON=() CONV_WORST_P50="" CONV_WORST_P99=""
 	for ((i = 1; i <= $1; i++)); do
 		CONV=()
@@ -1117,11 +1119,11 @@ converge_runs() { # runs
 			WHY[convergence_p50_ms]="run $i: ${CONV[visible]:-0} of ${CONV[likes]:-0} likes seen at edge B, ${CONV[timed_out]:-?} timed out, ${CONV[errors]:-?} failed"
 			WHY[convergence_p99_ms]=${WHY[convergence_p50_ms]}
 		fi
-		((bad)) || [[ -z ${WHY[convergence_p99_ms]:-} ]] || bad=1
 		stop "$EDGE_B_PID"
 		EDGE_B_PID=""
 	done
-	if ((bad)); then CONV_WORST_P50="" CONV_WORST_P99=""; fi
+	# A run that failed or had no sample (its WHY says so) leaves no worst.
+	if [[ -n ${WHY[convergence_p99_ms]:-} ]]; then CONV_WORST_P50="" CONV_WORST_P99=""; fi
 	conv_settings
 }
 
@@ -2912,36 +2914,32 @@ bench_peers_child() {
 		[[ -f $OUT/peers.json ]] || why="bench.sh peers wrote no $OUT/peers.json (exit $rc)"
 	fi
 	for k in "${PEER_KEYS[@]}"; do
-		if [[ -n $why ]]; then
-			WHY[$k]=$why
-			continue
-		fi
-		R[$k]=$(json_field "$OUT/peers.json" "$k")
-		[[ -n ${R[$k]} ]] || WHY[$k]="$OUT/peers.json has no figure for it"
+		peer_take "$k" "$k" "$why" "$OUT/peers.json has no figure for it"
 	done
 	for t in "${PEER_P99[@]}"; do
-		k=p99_${t}_ms_at_half_peak
-		if [[ -n $why ]]; then
-			WHY[$k]=$why
-			continue
-		fi
-		R[$k]=$(json_field "$OUT/peers.json" "${t}_50.p99")
-		[[ -n ${R[$k]} ]] || WHY[$k]="$OUT/peers.json has no paced run of $t"
+		peer_take "p99_${t}_ms_at_half_peak" "${t}_50.p99" "$why" \
+			"$OUT/peers.json has no paced run of $t"
 	done
 	# Issue 69: the replicated like's p99 at half its peak within 1.5 x
 	# the bare producer's at the same rate (peer_produce paced at the
 	# edge's half peak: kafka_produce_at_like_50).
-	k=p99_kafka_produce_ms_at_like_half_peak
-	if [[ -n $why ]]; then
-		WHY[$k]=$why
-	else
-		R[$k]=$(json_field "$OUT/peers.json" kafka_produce_at_like_50.p99)
-		[[ -n ${R[$k]} ]] || WHY[$k]="$OUT/peers.json has no paced run of kafka_produce at the edge's rate"
-	fi
+	peer_take p99_kafka_produce_ms_at_like_half_peak kafka_produce_at_like_50.p99 "$why" \
+		"$OUT/peers.json has no paced run of kafka_produce at the edge's rate"
 	k=p99_like_replicated_real_vs_kafka_produce_at_half_peak
 	R[$k]=$(div "${R[p99_like_replicated_real_ms_at_half_peak]:-}" \
 		"${R[p99_kafka_produce_ms_at_like_half_peak]:-}")
 	[[ -n ${R[$k]} ]] || WHY[$k]=${why:-"a paced run is missing"}
+}
+
+# R[key] from peers.json's field; else WHY[key]: why, when the peers did
+# not run or failed, or missing, when the file lacks the figure.
+peer_take() { # key field why missing
+	if [[ -n $3 ]]; then
+		WHY[$1]=$3
+		return 0
+	fi
+	R[$1]=$(json_field "$OUT/peers.json" "$2")
+	[[ -n ${R[$1]} ]] || WHY[$1]=$4
 }
 
 # `sim/bench/bench.sh reads`: the stack, one untimed like run so every item has
