@@ -695,8 +695,9 @@ soak: $(BINS)
 
 # Side-by-side benchmarks (edge vs nghttpd, Redis and a PostgreSQL hot
 # row, convergence between two edges, central vs LevelDB); the ratios land
-# in build/bench/latest.json, see docs/performance.md.
-bench: check-bench-deps kafka-jars kstreams-jars
+# in build/bench/latest.json, see docs/performance.md. BENCH_PEERS=0
+# leaves the peers out, and with them the Kafka Streams jars.
+bench: check-bench-deps kafka-jars $(if $(filter 0,$(BENCH_PEERS)),,kstreams-jars)
 	@$(MAKE) --no-print-directory all $(BUILD)/alloccount.so $(BUILD)/peer_produce \
 	    $(BUILD)/redis_wait
 	./sim/bench/bench.sh
