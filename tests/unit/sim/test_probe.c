@@ -5,12 +5,15 @@
  * B never shows time out, that refused or repeated likes are errors and
  * not samples, that polls respect the batch size, that closed
  * connections are reopened, the option bounds and the quantile rule.
+ * A bound on a sample's lateness adds how late the machine itself woke
+ * threads in that run (sim/drill/wakeprobe.h).
  *
  * Both fakes are evhttp listeners on one fakesrv.h server whose loop
  * runs on its own thread; their shared state is under F.mu.
  */
 #include <criterion/criterion.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -350,7 +353,7 @@ Test(probe, polls_ask_for_at_most_batch_items_each)
 {
 	F.delay_us = 300000;
 	serve();
-	/* About 30 likes waiting at once, and at least 4 likes even when a
+	/* Some 60 likes waiting at once, and at least 4 likes even when a
 	 * busy machine makes each take far longer than its 5 ms. */
 	probe_opts o = opts(400, 5);
 	o.batch_items = 3;
@@ -364,25 +367,28 @@ Test(probe, polls_ask_for_at_most_batch_items_each)
 }
 
 /* One like that B shows delay_us after A took it, polled with poll_frac:
- * its result, and the polls B answered. *stall_ms: how late this machine
- * woke a sleeping thread meanwhile, at most (a timer's wake-up plus a
- * socket's round trip, sim/drill/wakeprobe.h): the slack a bound on the
- * sample needs when other processes hold the CPUs. */
+ * its result, and the polls B answered. With stall_ms, also how late this
+ * machine woke a sleeping thread meanwhile, at most (a timer's wake-up
+ * plus a socket's round trip, sim/drill/wakeprobe.h; 0 when the probe
+ * cannot start): the slack a bound on the sample needs when other
+ * processes hold the CPUs. */
 static int one_slow_like(uint64_t delay_us, uint32_t poll_frac, probe_result *r, double *stall_ms)
 {
 	F.delay_us = delay_us;
 	serve();
 	probe_opts o = opts(20, 40); /* one like */
 	o.poll_frac = poll_frac;
-	wakeprobe *wp = wakeprobe_start(1000);
-	cr_assert_not_null(wp);
+	wakeprobe *wp = stall_ms ? wakeprobe_start(1000) : NULL;
 	run_ok(&o, r);
-	hist late, echo;
-	hist_init(&late);
-	hist_init(&echo);
-	wakeprobe_take(wp, &late, &echo);
-	wakeprobe_stop(wp);
-	*stall_ms = (double)(late.max_us + echo.max_us) / 1000.0;
+	if (stall_ms) {
+		*stall_ms = 0;
+		if (wp) {
+			hist late, echo;
+			wakeprobe_take(wp, &late, &echo);
+			wakeprobe_stop(wp);
+			*stall_ms = (double)(late.max_us + echo.max_us) / 1000.0;
+		}
+	}
 	cr_assert_eq(r->likes, 1);
 	cr_assert_eq(r->visible, 1);
 	pthread_mutex_lock(&F.mu);
@@ -401,8 +407,11 @@ Test(probe, a_like_waiting_long_is_polled_less_often_as_it_ages)
 	int polls = one_slow_like(400000, 10, &r, &stall);
 	cr_assert_geq(r.min_ms, 398.0, "sample %.3f ms", r.min_ms);
 	/* 1.1 x the delay, the slack the first test gives a busy machine, and
-	 * what the machine itself delayed wake-ups by in this run. */
-	cr_assert_leq(r.min_ms, 400.0 * 1.1 + 100.0 + stall,
+	 * what the machine itself delayed wake-ups by in this run, up to
+	 * 250 ms: a run stalled longer than that fails rather than passing
+	 * on a bound that no longer says anything. */
+	cr_log_info("wake-ups late by %.3f ms at most", stall);
+	cr_assert_leq(r.min_ms, 400.0 * 1.1 + 100.0 + fmin(stall, 250.0),
 	              "sample %.3f ms, wake-ups late by %.3f ms", r.min_ms, stall);
 	/* Every 2 ms would be 200 polls; by a tenth of the age about 40. */
 	cr_assert_lt(polls, 80, "polls %d", polls);
@@ -412,8 +421,7 @@ Test(probe, a_like_waiting_long_is_polled_less_often_as_it_ages)
 Test(probe, with_poll_frac_off_a_like_is_polled_every_poll_ms)
 {
 	probe_result r;
-	double stall;
-	int polls = one_slow_like(400000, 0, &r, &stall);
+	int polls = one_slow_like(400000, 0, &r, NULL);
 	/* 200 at one every 2 ms; half of that on a busy machine is still
 	 * well above the 40 or so of the test before. */
 	cr_assert_gt(polls, 100, "polls %d", polls);
