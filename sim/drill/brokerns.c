@@ -17,25 +17,15 @@
 static int pick_ports(brokerns *b, char *err, size_t errlen)
 {
 	int all[2 * SIM_KAFKA_NODES_MAX];
-	int want = 2 * b->n;
-	for (int tries = 0; tries < 20; tries++) {
-		bool ok = true;
-		for (int i = 0; i < want && ok; i++) {
-			all[i] = host_free_port();
-			ok = all[i] > 0;
-			for (int j = 0; j < i && ok; j++)
-				ok = all[j] != all[i];
-		}
-		if (ok) {
-			for (int i = 0; i < b->n; i++) {
-				b->ports[i] = all[2 * i];
-				b->cports[i] = all[2 * i + 1];
-			}
-			return 0;
-		}
+	if (host_free_ports(all, 2 * b->n)) {
+		snprintf(err, errlen, "no %d distinct free ports", 2 * b->n);
+		return ERR_IO;
 	}
-	snprintf(err, errlen, "no %d distinct free ports", want);
-	return ERR_IO;
+	for (int i = 0; i < b->n; i++) {
+		b->ports[i] = all[2 * i];
+		b->cports[i] = all[2 * i + 1];
+	}
+	return 0;
 }
 
 static relay_path *path(relay *r, const char *name, const char *what, int from, int to,

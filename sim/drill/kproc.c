@@ -2,7 +2,9 @@
  * process (kproc.h). Owns the process. One thread.
  */
 #include "sim/drill/kproc.h"
+#include "sim/kafka/kafka.h"
 #include "sim/proc/child.h"
+#include "sim/proc/host.h"
 #include "sim/proc/service.h"
 
 #include <assert.h>
@@ -126,8 +128,8 @@ int kproc_begin(kproc *k, const char *bindir, const char *dir, const char *name,
 {
 	memset(k, 0, sizeof *k);
 	if (strlen(name) >= sizeof k->name || o->brokers < 1 ||
-	    o->brokers > SIM_BROKER_BROKERS_MAX || o->ntopics < 1 ||
-	    o->ntopics > SIM_BROKER_TOPICS_MAX) {
+	    o->brokers > (o->real ? SIM_KAFKA_NODES_MAX : SIM_BROKER_BROKERS_MAX) ||
+	    o->ntopics < 1 || o->ntopics > SIM_BROKER_TOPICS_MAX) {
 		snprintf(err, errlen, "bad Kafka process '%s': %d brokers, %zu topics", name,
 		         o->brokers, o->ntopics);
 		return ERR_INVAL;
@@ -147,7 +149,29 @@ int kproc_begin(kproc *k, const char *bindir, const char *dir, const char *name,
 	char bin[PATH_MAX + 8];
 	snprintf(bin, sizeof bin, "%s/sim", bindir);
 	k->real = o->real;
-	k->pid = spawn(bin, k, o, dir);
+	/* A real cluster's ports picked here, not by sim kafka: the drill's
+	 * clusters start at once, each sim kafka a process of its own whose
+	 * picks only it remembers, and a port two of them (or one and this
+	 * process, for a daemon) both found free went to whichever JVM bound
+	 * it first; the other exited at start-up (nemesis seed 17, 2026-12-01:
+	 * "Address already in use" on a controller port). */
+	kproc_opts with = *o;
+	char ports[SIM_KAFKA_NODES_MAX * 16];
+	if (o->real && !o->ports) {
+		int all[2 * SIM_KAFKA_NODES_MAX];
+		if (host_free_ports(all, 2 * o->brokers)) {
+			snprintf(err, errlen, "%s: no %d distinct free ports", name,
+			         2 * o->brokers);
+			return ERR_IO;
+		}
+		size_t n = 0;
+		for (int i = 0; i < o->brokers; i++)
+			n += (size_t)snprintf(ports + n, sizeof ports - n, "%s%d:%d", i ? "," : "",
+			                      all[2 * i], all[2 * i + 1]);
+		with.ports = ports;
+		log_info("real Kafka cluster's ports picked", "name=%s ports=%s", name, ports);
+	}
+	k->pid = spawn(bin, k, &with, dir);
 	if (k->pid < 0) {
 		k->pid = 0;
 		snprintf(err, errlen, "cannot start %s: %s", name, strerror(errno));

@@ -35,7 +35,7 @@
 #define KPROC_BOOTSTRAPS_MAX 1024
 
 typedef struct kproc_opts {
-	int brokers; /* 1..SIM_BROKER_BROKERS_MAX */
+	int brokers; /* 1..SIM_BROKER_BROKERS_MAX; real: 1..SIM_KAFKA_NODES_MAX */
 	const sim_broker_topic *topics;
 	size_t ntopics; /* 1..SIM_BROKER_TOPICS_MAX */
 	bool fail_over; /* sim broker --fail-over */
@@ -45,8 +45,9 @@ typedef struct kproc_opts {
 	bool full_jit;  /* real: sim kafka --full-jit (the optimising JIT: a
 	                 * third less of a core per append once warm) */
 	/* real: sim kafka's --ports and --netns (each node's ports, and the
-	 * namespace it runs in: brokerns.h); NULL: its own choice, and sim's
-	 * namespace. */
+	 * namespace it runs in: brokerns.h); NULL ports: kproc_begin picks
+	 * them in this process (host_free_ports), so clusters started at
+	 * once never share one; NULL netns: sim's namespace. */
 	const char *ports, *netns;
 } kproc_opts;
 

@@ -81,13 +81,12 @@ int host_free_port(void)
 	int lo = ephemeral_low();
 	if (lo > HOST_PORT_CEIL)
 		lo = HOST_PORT_CEIL;
-	if (lo <= HOST_PORT_FLOOR + 1024)
-		return try_port(0);
+	bool room = lo > HOST_PORT_FLOOR + 1024;
 	int got = -1;
 	tsa_lock(&pick.mu);
 	if (!pick.x)
 		pick.x = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
-	for (int i = 0; i < 256 && got < 0; i++) {
+	for (int i = 0; room && i < 256 && got < 0; i++) {
 		pick.x ^= pick.x << 13;
 		pick.x ^= pick.x >> 7;
 		pick.x ^= pick.x << 17;
@@ -95,10 +94,33 @@ int host_free_port(void)
 		if (!given_before(port) && try_port(port) == port)
 			got = port;
 	}
+	/* The kernel's pick when the range has no room: it may hand out a
+	 * port it gave before, so that one is passed over too. */
+	for (int i = 0; i < 256 && got < 0; i++) {
+		int port = try_port(0);
+		if (port > 0 && !given_before(port))
+			got = port;
+	}
 	if (got > 0)
 		pick.given[pick.ngiven++ % HOST_PORTS_KEPT] = got;
 	tsa_unlock(&pick.mu);
-	return got > 0 ? got : try_port(0);
+	return got;
+}
+
+int host_free_ports(int *ports, int n)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		bool ok = true;
+		for (int i = 0; i < n && ok; i++) {
+			ports[i] = host_free_port();
+			ok = ports[i] > 0;
+			for (int j = 0; j < i && ok; j++)
+				ok = ports[j] != ports[i];
+		}
+		if (ok)
+			return 0;
+	}
+	return -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -90,3 +90,18 @@ Test(host, no_port_is_handed_out_twice_before_any_binds)
 			cr_assert_neq(got[j], got[i], "picks %d and %d are both %d", j, i, got[i]);
 	}
 }
+
+Test(host, many_ports_at_once_are_all_different_and_bind)
+{
+	int got[40];
+	cr_assert_eq(host_free_ports(got, 40), 0);
+	int fd[40];
+	for (int i = 0; i < 40; i++) {
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(got[j], got[i], "ports %d and %d are both %d", j, i, got[i]);
+		fd[i] = listen_on(got[i]);
+		cr_assert_geq(fd[i], 0, "port %d does not bind", got[i]);
+	}
+	for (int i = 0; i < 40; i++)
+		close(fd[i]);
+}

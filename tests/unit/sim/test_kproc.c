@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "sim/drill/kproc.h"
+#include "sim/kafka/kafka.h"
 #include "tests/support/testdir.h"
 
 static char tmpdir[64];
@@ -112,6 +113,81 @@ Test(kproc, starts_with_its_topics_and_reads_the_bootstrap_list)
 	cr_assert_eq(k.pid, 0);
 	cr_assert_eq(kill(pid, 0), -1, "stopped and reaped");
 	cr_assert_not(kproc_alive(&k, NULL), "a stopped one is not running");
+}
+
+/* The ports listed after --ports in args, exactly "P:C,P:C,...", into
+ * ports (client, controller, client, ...); their count. */
+static int ports_arg(const char *args, int *ports, int max)
+{
+	const char *at = strstr(args, "--ports\n");
+	cr_assert_not_null(at, "no --ports in %s", args);
+	at += strlen("--ports\n");
+	int n = 0;
+	for (;;) {
+		char *end;
+		long v = strtol(at, &end, 10);
+		cr_assert_neq(end, at, "bad --ports in %s", args);
+		cr_assert_lt(n, max);
+		ports[n++] = (int)v;
+		if (*end == '\n' && n % 2 == 0)
+			return n;
+		cr_assert_eq(*end, n % 2 ? ':' : ',', "bad --ports in %s", args);
+		at = end + 1;
+	}
+}
+
+/* A drill starts its clusters at once; each sim kafka picking its own
+ * ports, two picked the same one (nemesis seed 17 on real Kafka). kproc
+ * picks them all in the drill's one process. */
+Test(kproc, a_real_cluster_gets_distinct_ports_picked_here)
+{
+	fake_sim("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", "exec sleep 60");
+	kproc_opts o = three();
+	o.real = true;
+	char err[256] = "";
+	cr_assert_eq(kproc_start(&k, tmpdir, tmpdir, "kafka", &o, err, sizeof err), 0, "%s", err);
+	const char *args = slurp_args();
+	cr_assert_not_null(strstr(args, "kafka\n--nodes\n3\n"), "%s", args);
+	int first[8];
+	cr_assert_eq(ports_arg(args, first, 8), 6, "%s", args);
+	kproc_stop(&k);
+	/* A second cluster of the same drill: none of the first one's. */
+	cr_assert_eq(kproc_start(&k, tmpdir, tmpdir, "kafka-r0", &o, err, sizeof err), 0, "%s",
+	             err);
+	int second[8];
+	cr_assert_eq(ports_arg(slurp_args(), second, 8), 6);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_gt(first[i], 0);
+		cr_assert_lt(first[i], 65536);
+		for (int j = 0; j < 6; j++) {
+			cr_assert(i == j || first[i] != first[j], "port %d twice", first[i]);
+			cr_assert_neq(first[i], second[j], "port %d in both clusters", first[i]);
+		}
+	}
+}
+
+Test(kproc, a_real_cluster_of_more_nodes_than_sim_kafka_runs_is_refused)
+{
+	fake_sim("127.0.0.1:1", "exec sleep 60");
+	kproc_opts o = three();
+	o.brokers = SIM_KAFKA_NODES_MAX + 1;
+	o.real = true;
+	char err[256] = "";
+	cr_assert_eq(kproc_start(&k, tmpdir, tmpdir, "kafka", &o, err, sizeof err), ERR_INVAL);
+	cr_assert_eq(k.pid, 0, "nothing started");
+}
+
+Test(kproc, a_real_clusters_given_ports_are_passed_on)
+{
+	fake_sim("127.0.0.1:1", "exec sleep 60");
+	kproc_opts o = three();
+	o.brokers = 1;
+	o.real = true;
+	o.ports = "12001:12002";
+	char err[256] = "";
+	cr_assert_eq(kproc_start(&k, tmpdir, tmpdir, "kafka", &o, err, sizeof err), 0, "%s", err);
+	const char *args = slurp_args();
+	cr_assert_not_null(strstr(args, "--ports\n12001:12002\n"), "%s", args);
 }
 
 Test(kproc, a_process_that_dies_later_is_seen_once)
