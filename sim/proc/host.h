@@ -20,10 +20,10 @@
  * take it before the caller does. */
 int host_free_port(void);
 
-/* n host_free_port picks, all different (the kernel's fallback may hand
- * one out twice in a row), into ports: 0, or -1 when 20 tries did not
- * find them. One process picking every port that several children will
- * bind keeps them apart: another process's picks are its own. */
+/* n host_free_port picks into ports, all different: 0, or -1 when a
+ * pick failed or n exceeds HOST_PORTS_KEPT. One process picking every
+ * port that several children will bind keeps them apart: another
+ * process's picks are its own. */
 int host_free_ports(int *ports, int n);
 
 /* Removes path and everything below it (links not followed); a path
