@@ -20,58 +20,61 @@
 /* The exit status of an instance another one took the changelog over
  * from (man likes-edge: EXIT STATUS). */
 #define EXIT_FENCED 4
-/* The exit status of a standby whose store fell behind the changelog's
- * start while it ran: its restart copies a peer's store. */
+/* The exit status of an instance whose store fell behind the changelog's
+ * start while it ran (a standby that did not read records the log lost,
+ * or an active that could not check them): its restart copies a peer's
+ * store. */
 #define EXIT_RESEED 5
 #define SEED_STEP_TIMEOUT_MS 30000 /* a peer silent this long mid-copy: the next one */
 #define SEED_RETRY_MS 120000       /* peers that answer 503 are asked again this long */
 /* Each progress report's start-up extension: longer than the longest
  * silence between two (a peer's step timeout, and a retry's pause). */
 #define SEED_EXTEND_USEC "90000000"
-#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered */
+#define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered (exit_soon) */
 
-/* Another instance took the changelog over from this one: it may never
- * answer a write again (each is refused, 503 not_active), and its memory
- * of the open and sealed batches is stale. It stops soon: the workers get
- * FENCED_GRACE_MS to answer the writes it refused, then it exits; the
- * service manager starts it again, as a standby of the new active. Its
- * pump sends nothing meanwhile (changelog_may_send). */
-static void fenced_exit(edge *e, uint64_t now)
+/* An instance that may not write again exits, FENCED_GRACE_MS after it
+ * first found so, for the workers to answer the writes it refused (503
+ * not_active); its memory of the open and sealed batches is stale, and
+ * its pump sends nothing meanwhile (changelog_may_send). The service
+ * manager starts it again:
+ * - EXIT_FENCED: another instance took the changelog over from this one
+ *   (or this one could not become its writer, or no longer check its
+ *   order and holds writes the log lacks); it restarts as a standby.
+ * - EXIT_RESEED: the log's start passed records its store never read (a
+ *   standby's follower) or never checked (an active's order check:
+ *   changelog_log.c); only a peer's copy at start-up mends that store
+ *   (changelog_restore). */
+static void exit_soon(edge *e, uint64_t now, int status)
 {
-	if (!e->fenced_ms) {
-		e->fenced_ms = now;
-		log_error("fenced: another instance took this edge's changelog over (or this one "
-		          "could not become its writer); exiting to restart as a standby",
-		          "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
-		          changelog_epoch(e->clog));
+	if (!e->exit_ms) {
+		e->exit_ms = now;
+		if (status == EXIT_FENCED)
+			log_error(
+			    "fenced: another instance took this edge's changelog over (or this "
+			    "one could not become its writer, or no longer check its order); "
+			    "exiting to restart as a standby",
+			    "edge=%s instance=%s epoch=%" PRIu64, e->cfg.id, e->instance,
+			    changelog_epoch(e->clog));
+		else
+			log_error(
+			    "this instance's store fell behind the changelog's start; exiting so "
+			    "that its restart copies a peer's store",
+			    "edge=%s instance=%s gap=%" PRIu64 " status=%d", e->cfg.id, e->instance,
+			    changelog_gap(e->clog), status);
 	}
-	if (now - e->fenced_ms >= FENCED_GRACE_MS)
-		_exit(EXIT_FENCED);
-}
-
-/* The follower found the log's start past this standby's store while it
- * ran: the store lacks what went, unfit to take over, and only a peer's
- * copy at start-up mends it (changelog_restore). A standby answers no
- * write, so it exits at once; the service manager starts it again. */
-static void reseed_exit(edge *e)
-{
-	log_error("this standby's store fell behind the changelog's start; exiting so that its "
-	          "restart copies a peer's store",
-	          "edge=%s instance=%s gap=%" PRIu64 " status=%d", e->cfg.id, e->instance,
-	          changelog_gap(e->clog), EXIT_RESEED);
-	_exit(EXIT_RESEED);
+	if (now - e->exit_ms >= FENCED_GRACE_MS)
+		_exit(status);
 }
 
 /* From the main tick: an instance fenced (by its log, or by central's
  * word that another instance writes as this edge: ledger_overtaken), or
- * a standby whose store fell behind the log's start, exits (so the
- * service manager restarts it). */
+ * one whose store fell behind the log's start, exits (exit_soon). */
 void edge_changelog_tick(edge *e, uint64_t now)
 {
 	if (e->clog && (changelog_fenced(e->clog) || ledger_overtaken(e->lg)))
-		fenced_exit(e, now);
-	if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
-		reseed_exit(e);
+		exit_soon(e, now, EXIT_FENCED);
+	else if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
+		exit_soon(e, now, EXIT_RESEED);
 }
 
 /* The [changelog] options start-up checks before it opens the store or
@@ -190,7 +193,7 @@ static const char *seed_fit(void *ctx)
 		return "fenced: another instance took this edge's changelog over";
 	if (changelog_follow_failed(e->clog))
 		return "this standby stopped following the changelog";
-	if (changelog_gap(e->clog))
+	if (changelog_gap(e->clog) || changelog_needs_copy(e->clog))
 		return "this store lacks records the changelog lost (unfit)";
 	if (changelog_degraded(e->clog))
 		return "this store holds writes the changelog does not have yet";

@@ -69,7 +69,8 @@ typedef struct edge {
 	changelog *clog;    /* NULL without [changelog] */
 	seed_server *seed;  /* NULL without changelog.seed_listen */
 	char instance[256]; /* its name in the changelog's takeover records */
-	uint64_t fenced_ms; /* monotonic: when it found itself fenced; 0: not */
+	uint64_t
+	    exit_ms; /* monotonic: when it found it must exit (fenced, or behind the log); 0: not */
 	bootstrap *boot;    /* NULL without central.ops */
 	api tmpl;           /* types, counters and api settings every worker copies */
 	shard_map shards;   /* central.ops; nshards 0 without it */
@@ -134,8 +135,9 @@ int edge_changelog_check(const edge_config *cfg, char *err, size_t errlen) WARN_
 int edge_changelog_start(edge *e, char *err, size_t errlen) WARN_UNUSED;
 /* From the main tick: exits (EXIT_FENCED, man likes-edge) once another
  * instance took the changelog over from this one, after a short grace
- * for the refusals in flight; exits (EXIT_RESEED) a standby whose store
- * fell behind the log's start. Nothing without e->clog. Main thread. */
+ * for the refusals in flight; exits (EXIT_RESEED) after the same grace
+ * an instance whose store fell behind the log's start. Nothing without
+ * e->clog. Main thread. */
 void edge_changelog_tick(edge *e, uint64_t now);
 /* Fills r->writer (left as it is without e->clog). Main thread. */
 void edge_changelog_readiness(edge *e, api_readiness *r);

@@ -300,10 +300,13 @@ uint64_t changelog_writer(const changelog *cl);
  * One that lacks them never takes over; rebuild it (docs/ops.md). */
 uint64_t changelog_gap(const changelog *cl);
 /* The follower found, while running, that the log lost records its
- * store never read, and a peer's copy could replace the store
- * (changelog_opts.reseed): the store is unfit until a restart copies
- * one. (A gap found at start-up, where no peer gave a copy, does not set
- * it: a restart would meet the same refusal.) */
+ * store never read, or the active's order check that the log lost
+ * records it never checked (the active then is not the writer any
+ * more), and a peer's copy could replace the store
+ * (changelog_opts.reseed; an active holding records for the log is
+ * fenced instead): the store is unfit until a restart copies one. (A gap
+ * found at start-up, where no peer gave a copy, does not set it: a
+ * restart would meet the same refusal.) */
 bool changelog_needs_copy(const changelog *cl);
 
 typedef struct changelog_restored {

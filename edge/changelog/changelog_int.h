@@ -64,6 +64,7 @@ struct changelog {
 	 * never after. */
 	tsa_mutex vmu;
 	bool active;      /* took over, not fenced */
+	bool unchecked;   /* the log lost records it never checked: nothing counts again */
 	uint64_t epoch;   /* the epoch taken over with */
 	int64_t next_off; /* the offset after this instance's last checked record */
 	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */

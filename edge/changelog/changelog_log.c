@@ -145,7 +145,10 @@ static int scan_record(void *ctx, const rd_kafka_message_t *m)
 	return 0;
 }
 
-/* Under vmu: the records in [next_off, offset) read and checked. */
+/* Under vmu: the records in [next_off, offset) read and checked;
+ * ERR_NOTFOUND when the log no longer holds the first of them (its
+ * start passed them: retention, or a cap, faster than this instance's
+ * appends came back). */
 static int scan_gap(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
 	char err[256];
@@ -155,17 +158,45 @@ static int scan_gap(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 	}
 	int rc = changelog_read(cl->scan, &cl->o, cl->next_off, offset, scan_record, cl, err,
 	                        sizeof err);
-	if (rc && rc != ERR_FENCED)
-		log_error("changelog order check: cannot read the records before this one",
-		          "from=%" PRId64 " to=%" PRId64 " err=\"%s\"", cl->next_off, offset, err);
+	if (rc == 0 || rc == ERR_FENCED)
+		return rc;
+	int64_t lo = -1, hi = -1;
+	(void)bus_watermarks(cl->scan, cl->o.topic, cl->o.partition, cl->o.timeout_ms, &lo, &hi);
+	if (lo > cl->next_off) {
+		log_error("changelog order check: the log lost records this instance never checked",
+		          "from=%" PRId64 " log_start=%" PRId64 " to=%" PRId64, cl->next_off, lo,
+		          offset);
+		return ERR_NOTFOUND;
+	}
+	log_error("changelog order check: cannot read the records before this one",
+	          "from=%" PRId64 " to=%" PRId64 " err=\"%s\"", cl->next_off, offset, err);
 	return rc;
+}
+
+/* Under vmu: the log lost records between this instance's last checked
+ * one and its newest: whether one of them was another instance's
+ * takeover can never be known, so nothing it appends counts again. It
+ * stops being the writer, and the edge exits: for a peer's copy at its
+ * restart when it can have one and holds no write the log lacks
+ * (changelog_needs_copy), else as a fenced instance (a standby then). */
+static void lost_checks(changelog *cl) TSA_REQUIRES(cl->vmu)
+{
+	cl->active = false;
+	cl->unchecked = true; /* its appends in flight too (changelog_order_check) */
+	atomic_store(&cl->is_active, false);
+	if (cl->o.reseed && atomic_load(&cl->held) == 0)
+		atomic_store(&cl->needs_copy, true);
+	else
+		atomic_store(&cl->is_fenced, true);
+	if (cl->g_active)
+		metric_set(cl->g_active, 0);
 }
 
 /* Under vmu: may the record at offset count? (changelog_int.h) */
 int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
-	if (!cl->active)
-		return atomic_load(&cl->is_fenced) ? ERR_FENCED : 0; /* a takeover's own */
+	if (!cl->active) /* a takeover's own, unless it was the writer once */
+		return atomic_load(&cl->is_fenced) || cl->unchecked ? ERR_FENCED : 0;
 	if (offset < 0) {
 		/* In the log, at an offset librdkafka does not know: a record
 		 * whose request timed out, acknowledged by the one after it
@@ -183,6 +214,10 @@ int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 		return ERR_KAFKA;
 	}
 	int rc = offset == cl->next_off ? 0 : scan_gap(cl, offset);
+	if (rc == ERR_NOTFOUND) {
+		lost_checks(cl);
+		return ERR_TIMEOUT; /* refused, and undone, as below */
+	}
 	if (rc == ERR_FENCED) {
 		cl->active = false;
 		atomic_store(&cl->is_active, false);

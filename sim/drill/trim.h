@@ -23,9 +23,12 @@
  * One record at a time: each is produced after the previous one's
  * delivery report and TRIM_PAUSE_MS later. The active instance reads
  * every record that lies between two of its own appends (its order
- * check) and refuses the append when the broker has dropped one of them
- * meanwhile; spaced out, each record stays in the log for many of the
- * active's appends and beats.
+ * check); should the broker drop one of them first, the active can never
+ * check its order again and exits for a peer's copy (changelog.h,
+ * changelog_needs_copy). Spaced out, each record stays in the log for
+ * many of the active's appends and beats: with the mock's twenty or so
+ * records, about 2 s at 100 ms, where 20 ms (0.4 s) once fell short of a
+ * loaded CI machine's late beats.
  *
  * A producer of its own for the call's length. Runner thread; blocks
  * (at most time_max_ms and one delivery's TRIM_DELIVERY_MS).
@@ -41,7 +44,7 @@
 
 #define TRIM_KEY "~trim"
 #define TRIM_VALUE_BYTES (256u << 10)
-#define TRIM_PAUSE_MS 20
+#define TRIM_PAUSE_MS 100
 #define TRIM_RECORDS_MAX 64 /* the mock's 5 MiB take about 20 */
 #define TRIM_TIME_MAX_MS 30000
 #define TRIM_DELIVERY_MS 10000 /* one record's delivery report, at most */

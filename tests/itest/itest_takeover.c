@@ -259,7 +259,8 @@ Test(takeover, a_paused_active_is_fenced_and_acknowledges_nothing_after)
 
 /* The edge's changelog partition loses every record written before now,
  * as the drill step `trim` makes it (sim/drill/trim.h: void records
- * until the embedded broker's cap drops the log's start). */
+ * until the embedded broker's cap drops the log's start, spaced so that
+ * a running active reads each one). */
 static void trim_changelog(int part)
 {
 	char path[512], bs[512], edge[16], err[256];
@@ -329,6 +330,62 @@ static void away_while_the_log_lost_its_start(bool paused)
 Test(takeover, a_standby_back_after_the_log_lost_its_start_copies_a_peer_and_takes_over)
 {
 	away_while_the_log_lost_its_start(false);
+}
+
+/* The active held (SIGSTOP) while the log lost its start, with no
+ * standby to take over: back, it cannot read the records between its last
+ * checked one and its next beat, so whether one of them was another
+ * instance's takeover is unknowable. It acknowledges nothing from then on
+ * and exits for a copy (status 5) instead of refusing every write while
+ * its beats keep the log alive; with no fit peer, its restart stays an
+ * unfit standby: nothing it could not order is ever answered. */
+Test(takeover, an_active_whose_unchecked_records_the_log_lost_exits_for_a_copy)
+{
+	S.seed = true;
+	/* The standby's seed port known before the active's config is
+	 * written, so that the active names it in seed_from too. */
+	S.seed_port[STANDBY] = proc_free_port();
+	pair_up();
+	stack_start_edge(STANDBY);
+	int r = 0;
+	for (; r < 4; r++)
+		cr_assert_eq(views(ACTIVE, r), 200);
+	wait_counted(r - 1, 1, 30000);
+	pid_t sb = S.edge_pid[STANDBY];
+	cr_assert_eq(kill(sb, SIGKILL), 0);
+	cr_assert_eq(waitpid(sb, NULL, 0), sb);
+	S.edge_pid[STANDBY] = 0;
+	/* Twice: the first drops the records up to the active's last
+	 * checked one, the second its own records past it too. */
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGSTOP), 0);
+	trim_changelog(0);
+	trim_changelog(0);
+	cr_assert_eq(kill(S.edge_pid[ACTIVE], SIGCONT), 0);
+	for (int q = 100; q < 103; q++) {
+		char out[8192];
+		int code = stack_views(S.edge_port[ACTIVE], q, PER_REQ, out, sizeof out);
+		cr_assert(code != 200 || !strstr(out, "\"status\":200"),
+		          "request %d acknowledged after the log lost its checks: %d %s", q, code,
+		          out);
+	}
+	stack_wait_exit(ACTIVE, 20000, 5, "an active that lost its checks");
+	cr_assert(stack_file_has("edge0.log", "the log lost records this instance never checked"));
+	cr_assert_not(stack_file_has("edge0.log", "cannot read the records before this one"),
+	              "the lost stretch is told apart from a read that failed");
+	stack_start_edge(ACTIVE);
+	char out[2048];
+	uint64_t t0 = clock_mono_ms();
+	for (;;) {
+		(void)proc_curl(out, sizeof out, "--http2-prior-knowledge", S.edge_port[ACTIVE],
+		                "/readyz");
+		if (strstr(out, "standby, unfit"))
+			break;
+		cr_assert_lt(clock_mono_ms() - t0, 20000, "restarted: /readyz %s; its log:\n%s",
+		             out, stack_tail("edge0.log"));
+		proc_sleep_ms(100);
+	}
+	cr_assert(stack_file_has("edge0.log", "this store follows on, unfit to take over"));
+	cr_assert(views(ACTIVE, 200) != 200, "an unfit standby answers no write");
 }
 
 Test(takeover, a_standby_that_falls_behind_while_running_exits_and_copies_a_peer)
