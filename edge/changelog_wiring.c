@@ -33,8 +33,8 @@
 #define FENCED_GRACE_MS 300 /* for the refusals in flight to be answered (exit_soon) */
 
 /* An instance that may not write again exits, FENCED_GRACE_MS after it
- * first found so, for the workers to answer the writes it refused (503
- * not_active); its memory of the open and sealed batches is stale, and
+ * first found so, for the workers to answer the writes it refused (503);
+ * its memory of the open and sealed batches is stale, and
  * its pump sends nothing meanwhile (changelog_may_send). The service
  * manager starts it again:
  * - EXIT_FENCED: another instance took the changelog over from this one
@@ -48,6 +48,7 @@ static void exit_soon(edge *e, uint64_t now, int status)
 {
 	if (!e->exit_ms) {
 		e->exit_ms = now;
+		e->exit_soon_status = status; /* the first reason found, logged */
 		if (status == EXIT_FENCED)
 			log_error(
 			    "fenced: another instance took this edge's changelog over (or this "
@@ -63,18 +64,23 @@ static void exit_soon(edge *e, uint64_t now, int status)
 			    changelog_gap(e->clog), status);
 	}
 	if (now - e->exit_ms >= FENCED_GRACE_MS)
-		_exit(status);
+		_exit(e->exit_soon_status);
 }
 
 /* From the main tick: an instance fenced (by its log, or by central's
- * word that another instance writes as this edge: ledger_overtaken), or
- * one whose store fell behind the log's start, exits (exit_soon). */
+ * word that another instance writes as this edge: ledger_overtaken), one
+ * whose store fell behind the log's start, or an active that lost its
+ * order checks, exits (exit_soon). */
 void edge_changelog_tick(edge *e, uint64_t now)
 {
-	if (e->clog && (changelog_fenced(e->clog) || ledger_overtaken(e->lg)))
+	if (!e->clog)
+		return;
+	if (changelog_fenced(e->clog) || ledger_overtaken(e->lg))
 		exit_soon(e, now, EXIT_FENCED);
-	else if (e->clog && changelog_needs_copy(e->clog) && !changelog_active(e->clog))
+	else if (changelog_needs_copy(e->clog) && !changelog_active(e->clog))
 		exit_soon(e, now, EXIT_RESEED);
+	else if (changelog_unchecked(e->clog))
+		exit_soon(e, now, EXIT_FENCED); /* no peer to copy, or writes held for the log */
 }
 
 /* The [changelog] options start-up checks before it opens the store or
@@ -193,7 +199,7 @@ static const char *seed_fit(void *ctx)
 		return "fenced: another instance took this edge's changelog over";
 	if (changelog_follow_failed(e->clog))
 		return "this standby stopped following the changelog";
-	if (changelog_gap(e->clog) || changelog_needs_copy(e->clog))
+	if (changelog_gap(e->clog) || changelog_needs_copy(e->clog) || changelog_unchecked(e->clog))
 		return "this store lacks records the changelog lost (unfit)";
 	if (changelog_degraded(e->clog))
 		return "this store holds writes the changelog does not have yet";

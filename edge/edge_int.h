@@ -65,18 +65,18 @@ typedef struct edge {
 	store *db;
 	ledger *lg;
 	uplink *up;
-	homes *homes;       /* the home stream's follower; NULL: home.follow off */
-	changelog *clog;    /* NULL without [changelog] */
-	seed_server *seed;  /* NULL without changelog.seed_listen */
-	char instance[256]; /* its name in the changelog's takeover records */
-	uint64_t
-	    exit_ms; /* monotonic: when it found it must exit (fenced, or behind the log); 0: not */
-	bootstrap *boot;    /* NULL without central.ops */
-	api tmpl;           /* types, counters and api settings every worker copies */
-	shard_map shards;   /* central.ops; nshards 0 without it */
-	proxy_list trusted; /* http.trusted_proxies */
-	bearer_ring *keys;  /* NULL: no bearer tokens; read by every worker */
-	guard *guard;       /* admission limits, shared by every worker */
+	homes *homes;         /* the home stream's follower; NULL: home.follow off */
+	changelog *clog;      /* NULL without [changelog] */
+	seed_server *seed;    /* NULL without changelog.seed_listen */
+	char instance[256];   /* its name in the changelog's takeover records */
+	uint64_t exit_ms;     /* monotonic: when it found it must exit; 0: not */
+	int exit_soon_status; /* with the first reason found (changelog_wiring.c) */
+	bootstrap *boot;      /* NULL without central.ops */
+	api tmpl;             /* types, counters and api settings every worker copies */
+	shard_map shards;     /* central.ops; nshards 0 without it */
+	proxy_list trusted;   /* http.trusted_proxies */
+	bearer_ring *keys;    /* NULL: no bearer tokens; read by every worker */
+	guard *guard;         /* admission limits, shared by every worker */
 	worker *w;
 	size_t nw;
 	log_limit seal_errors;

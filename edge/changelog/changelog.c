@@ -156,7 +156,7 @@ int changelog_append_end(void *ctx, store_batch *wb, void *pending)
 #endif
 	if (p->probe)
 		atomic_store(&cl->probing, false); /* its report set failing, or not */
-	if (p->local && (rc == ERR_TIMEOUT || rc == ERR_KAFKA)) {
+	if (p->local && (rc == ERR_TIMEOUT || rc == ERR_KAFKA) && atomic_load(&cl->is_active)) {
 		/* Held, in order, with the undoing it carried: what may land
 		 * late is written again after it. */
 		changelog_lock(&cl->mu);
@@ -245,6 +245,11 @@ bool changelog_fenced(const changelog *cl)
 	return atomic_load(&cl->is_fenced);
 }
 
+bool changelog_unchecked(const changelog *cl)
+{
+	return atomic_load(&cl->is_unchecked);
+}
+
 uint64_t changelog_epoch(const changelog *cl)
 {
 	return atomic_load(&cl->epoch_pub);
@@ -262,7 +267,10 @@ uint64_t changelog_gap(const changelog *cl)
 
 bool changelog_needs_copy(const changelog *cl)
 {
-	return atomic_load(&cl->needs_copy);
+	/* An active that lost its checks: decided when asked, as a write
+	 * held meanwhile (durability = local) keeps the store. */
+	return atomic_load(&cl->needs_copy) ||
+	       (atomic_load(&cl->is_unchecked) && cl->o.reseed && atomic_load(&cl->held) == 0);
 }
 
 /* --- life ------------------------------------------------------------------- */

@@ -289,6 +289,12 @@ bool changelog_follow_failed(const changelog *cl);
 /* This instance was active and found another's takeover after its own:
  * it may never append again. */
 bool changelog_fenced(const changelog *cl);
+/* This instance was active and its order check found that the log lost
+ * records between two of its appends before it read them: whether
+ * another's takeover was among them cannot be known, so it may never
+ * append again either (changelog_needs_copy: whether a peer's copy can
+ * mend its store; else it restarts as a standby). */
+bool changelog_unchecked(const changelog *cl);
 /* The epoch this instance took over with; 0 before. */
 uint64_t changelog_epoch(const changelog *cl);
 /* The writer time this instance took over with (its takeover record's):
@@ -300,13 +306,12 @@ uint64_t changelog_writer(const changelog *cl);
  * One that lacks them never takes over; rebuild it (docs/ops.md). */
 uint64_t changelog_gap(const changelog *cl);
 /* The follower found, while running, that the log lost records its
- * store never read, or the active's order check that the log lost
- * records it never checked (the active then is not the writer any
- * more), and a peer's copy could replace the store
- * (changelog_opts.reseed; an active holding records for the log is
- * fenced instead): the store is unfit until a restart copies one. (A gap
- * found at start-up, where no peer gave a copy, does not set it: a
- * restart would meet the same refusal.) */
+ * store never read, or the active that it lost records it never checked
+ * (changelog_unchecked), and a peer's copy could replace the store
+ * (changelog_opts.reseed, and no record held for the log): the store is
+ * unfit until a restart copies one. (A gap found at start-up, where no
+ * peer gave a copy, does not set it: a restart would meet the same
+ * refusal.) */
 bool changelog_needs_copy(const changelog *cl);
 
 typedef struct changelog_restored {

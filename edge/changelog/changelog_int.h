@@ -64,7 +64,6 @@ struct changelog {
 	 * never after. */
 	tsa_mutex vmu;
 	bool active;      /* took over, not fenced */
-	bool unchecked;   /* the log lost records it never checked: nothing counts again */
 	uint64_t epoch;   /* the epoch taken over with */
 	int64_t next_off; /* the offset after this instance's last checked record */
 	rd_kafka_t *scan; /* a consumer reading an unexpected stretch; made when needed */
@@ -92,7 +91,7 @@ struct changelog {
 	 * position; false for good once an append failed (it may have landed
 	 * unacknowledged) or a store write after one did. */
 	bool past_beats;
-	_Atomic bool is_active, is_fenced;
+	_Atomic bool is_active, is_fenced, is_unchecked;
 	/* The last report said the cluster is out of reach (a copy timed
 	 * out, no broker, too few replicas): with durability = replicated,
 	 * one append at a time is

@@ -158,45 +158,55 @@ static int scan_gap(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 	}
 	int rc = changelog_read(cl->scan, &cl->o, cl->next_off, offset, scan_record, cl, err,
 	                        sizeof err);
-	if (rc == 0 || rc == ERR_FENCED)
-		return rc;
 	int64_t lo = -1, hi = -1;
-	(void)bus_watermarks(cl->scan, cl->o.topic, cl->o.partition, cl->o.timeout_ms, &lo, &hi);
-	if (lo > cl->next_off) {
+	/* A record gone is a read error (auto.offset.reset is "error"), not
+	 * a stall: only then is the log's start asked (up to timeout_ms, on
+	 * the thread serving the reports). */
+	if (rc == ERR_KAFKA)
+		(void)bus_watermarks(cl->scan, cl->o.topic, cl->o.partition, cl->o.timeout_ms, &lo,
+		                     &hi);
+	if (rc && rc != ERR_FENCED && lo > cl->next_off) {
 		log_error("changelog order check: the log lost records this instance never checked",
 		          "from=%" PRId64 " log_start=%" PRId64 " to=%" PRId64, cl->next_off, lo,
 		          offset);
 		return ERR_NOTFOUND;
 	}
-	log_error("changelog order check: cannot read the records before this one",
-	          "from=%" PRId64 " to=%" PRId64 " err=\"%s\"", cl->next_off, offset, err);
+	if (rc && rc != ERR_FENCED)
+		log_error("changelog order check: cannot read the records before this one",
+		          "from=%" PRId64 " to=%" PRId64 " err=\"%s\"", cl->next_off, offset, err);
 	return rc;
+}
+
+/* Under vmu: this instance is not the writer any more. */
+static void not_writer(changelog *cl) TSA_REQUIRES(cl->vmu)
+{
+	cl->active = false;
+	atomic_store(&cl->is_active, false);
+	if (cl->g_active)
+		metric_set(cl->g_active, 0);
 }
 
 /* Under vmu: the log lost records between this instance's last checked
  * one and its newest: whether one of them was another instance's
- * takeover can never be known, so nothing it appends counts again. It
- * stops being the writer, and the edge exits: for a peer's copy at its
- * restart when it can have one and holds no write the log lacks
- * (changelog_needs_copy), else as a fenced instance (a standby then). */
+ * takeover can never be known, so nothing it appends counts again, and
+ * the edge exits (changelog_unchecked). Its records in flight are in the
+ * log under its epoch, and count unless such a takeover was among the
+ * lost ones: their writes are refused as a timeout's are (503
+ * not_replicated, the outcome unknown), not as a fenced instance's. */
 static void lost_checks(changelog *cl) TSA_REQUIRES(cl->vmu)
 {
-	cl->active = false;
-	cl->unchecked = true; /* its appends in flight too (changelog_order_check) */
-	atomic_store(&cl->is_active, false);
-	if (cl->o.reseed && atomic_load(&cl->held) == 0)
-		atomic_store(&cl->needs_copy, true);
-	else
-		atomic_store(&cl->is_fenced, true);
-	if (cl->g_active)
-		metric_set(cl->g_active, 0);
+	not_writer(cl);
+	atomic_store(&cl->is_unchecked, true);
 }
 
 /* Under vmu: may the record at offset count? (changelog_int.h) */
 int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 {
-	if (!cl->active) /* a takeover's own, unless it was the writer once */
-		return atomic_load(&cl->is_fenced) || cl->unchecked ? ERR_FENCED : 0;
+	if (!cl->active) {
+		if (atomic_load(&cl->is_fenced))
+			return ERR_FENCED;
+		return atomic_load(&cl->is_unchecked) ? ERR_TIMEOUT : 0; /* else a takeover's own */
+	}
 	if (offset < 0) {
 		/* In the log, at an offset librdkafka does not know: a record
 		 * whose request timed out, acknowledged by the one after it
@@ -219,11 +229,8 @@ int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 		return ERR_TIMEOUT; /* refused, and undone, as below */
 	}
 	if (rc == ERR_FENCED) {
-		cl->active = false;
-		atomic_store(&cl->is_active, false);
+		not_writer(cl);
 		atomic_store(&cl->is_fenced, true);
-		if (cl->g_active)
-			metric_set(cl->g_active, 0);
 		return rc;
 	}
 	if (rc)
@@ -235,12 +242,9 @@ int changelog_order_check(changelog *cl, int64_t offset) TSA_REQUIRES(cl->vmu)
 void changelog_step_down(changelog *cl)
 {
 	changelog_lock(&cl->vmu);
-	cl->active = false;
+	not_writer(cl);
 	changelog_unlock(&cl->vmu);
-	atomic_store(&cl->is_active, false);
 	atomic_store(&cl->is_fenced, true);
-	if (cl->g_active)
-		metric_set(cl->g_active, 0);
 }
 
 void changelog_set_active(changelog *cl, uint64_t epoch, uint64_t writer_ms, int64_t at)

@@ -24,11 +24,9 @@
  * delivery report and TRIM_PAUSE_MS later. The active instance reads
  * every record that lies between two of its own appends (its order
  * check); should the broker drop one of them first, the active can never
- * check its order again and exits for a peer's copy (changelog.h,
- * changelog_needs_copy). Spaced out, each record stays in the log for
- * many of the active's appends and beats: with the mock's twenty or so
- * records, about 2 s at 100 ms, where 20 ms (0.4 s) once fell short of a
- * loaded CI machine's late beats.
+ * check its order again and exits (changelog.h, changelog_unchecked). Spaced out, each record stays
+ * in the log for many of the active's appends and beats: with the mock's twenty or so records,
+ * about 2 s at 100 ms, where 20 ms (0.4 s) once fell short of a loaded CI machine's late beats.
  *
  * A producer of its own for the call's length. Runner thread; blocks
  * (at most time_max_ms and one delivery's TRIM_DELIVERY_MS).
