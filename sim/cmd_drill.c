@@ -129,6 +129,7 @@ int cmd_nemesis(int argc, char **argv)
 	    OPT_NUM("max-overlap", 1, NEMESIS_OVERLAP_MAX, k->max_overlap, 0),
 	    OPT_CALL("mix", nemesis_mix, k),
 	    OPT_NUM("roam", 0, 100, k->roam_pct, 0),
+	    OPT_NUM("undo", 0, 100, k->undo_pct, 0),
 	    OPT_STR("out", o.file),
 	    OPT_FLAG("dry-run", o.dry_run),
 	    OPT_STR("replay", o.replay),

@@ -154,6 +154,8 @@ static void usage(FILE *f)
 	        "                          in docs/drills.md, \"The nemesis\"; \"all\":\n"
 	        "                          the kinds the default leaves out too\n"
 	        "  --roam PCT              the load's ops away from home, percent (5)\n"
+	        "  --undo PCT              of its likes, the percent that unlike the\n"
+	        "                          user's newest like instead (0)\n"
 	        "  --out FILE              write the drawn drill file there (default\n"
 	        "                          REPORT_DIR/nemesis-SEED.drill)\n"
 	        "  --dry-run               draw, write and print; run nothing\n"

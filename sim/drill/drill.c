@@ -55,6 +55,7 @@ static const num_setting num_settings[] = {
     {"unlike", SET_UNLIKE, NUM_REAL, offsetof(drill, unlike), 0, 1},
     {"sum", SET_SUM, NUM_REAL, offsetof(drill, sum), 0, 1},
     {"roam", SET_ROAM, NUM_REAL, offsetof(drill, roam), 0, 1},
+    {"undo", SET_UNDO, NUM_REAL, offsetof(drill, undo), 0, 1},
     {"reads", SET_READS, NUM_REAL, offsetof(drill, reads), 0, 1},
     {"me", SET_ME, NUM_REAL, offsetof(drill, me), 0, 1},
     {"give_up", SET_GIVE_UP, NUM_REAL, offsetof(drill, give_up), 0, 1},

@@ -29,6 +29,11 @@
  *   users N / items N / zipf S      (default 2000 / 2000 / 1.1)
  *   viral SHARE / unlike SHARE / sum SHARE / roam SHARE / reads SHARE
  *                                   (default 0.2 / 0.2 / 0.2 / 0.05 / 0.1)
+ *   undo SHARE                      of the likes the load would make, the
+ *                                   share that unlikes the user's newest
+ *                                   like instead, while it stands (a like
+ *                                   and its unlike close together, each
+ *                                   through its own region; default 0)
  *   me SHARE                        heart reads: a user's feed page of
  *                                   20-50 posts (GET /v1/me), each answer
  *                                   held to the truth (a wrong heart is a

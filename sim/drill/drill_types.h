@@ -135,7 +135,7 @@ typedef struct drill {
 	char name[DRILL_NAME_MAX + 1];
 	unsigned regions, centrals, partitions, users, items;
 	unsigned shards; /* 0: not sharded (every central owns everything) */
-	double zipf, viral, unlike, sum, roam, reads, me;
+	double zipf, viral, unlike, sum, roam, undo, reads, me;
 	double give_up; /* a like or unlike with no answer is given up with this chance */
 	double duration_s, short_duration_s;
 	double rate, short_rate;

@@ -95,6 +95,25 @@ static void start_read(load *l, double viral, const bool *up)
 	load_send_attempt(o);
 }
 
+/* The user's newest like, if it still stands (load_types.h,
+ * undo_share): its item in *item. */
+static bool newest_like(load *l, unsigned user, unsigned *item)
+{
+	if (!l->liked)
+		return false;
+	tsa_lock(&l->mu);
+	unsigned at = l->liked_at[user];
+	uint32_t e = at ? l->liked[(size_t)user * LIKED_KEEP + (at - 1) % LIKED_KEEP] : 0;
+	tsa_unlock(&l->mu);
+	if (!at)
+		return false;
+	uint64_t key = (uint64_t)user << 32 | (e & ~AWAY_BIT);
+	if (!smap_get(&l->members, &key, sizeof key))
+		return false;
+	*item = e & ~AWAY_BIT;
+	return true;
+}
+
 static void start_write(load *l, double viral, const bool *up)
 {
 	int user = load_pick_idle_user(l);
@@ -117,6 +136,9 @@ static void start_write(load *l, double viral, const bool *up)
 	if (l->o.sum_share > 0 && load_rnd01(l) < l->o.sum_share) {
 		kind = OP_VIEW;
 		n = 1 + load_rnd_below(l, 5);
+	} else if (l->o.undo_share > 0 && load_rnd01(l) < l->o.undo_share &&
+	           newest_like(l, (unsigned)user, &item)) {
+		kind = OP_UNLIKE;
 	} else {
 		uint64_t key = (uint64_t)user << 32 | item;
 		if (smap_get(&l->members, &key, sizeof key) && load_rnd01(l) < l->o.unlike_share)
@@ -245,7 +267,7 @@ static int check_opts(const load_opts *o, char *err, size_t errlen)
 		why = "zipf_s must be > 0";
 	else if (!share_ok(o->viral_share) || !share_ok(o->unlike_share) ||
 	         !share_ok(o->sum_share) || !share_ok(o->roam_share) || !share_ok(o->read_share) ||
-	         !share_ok(o->me_share) || !share_ok(o->give_up_share))
+	         !share_ok(o->undo_share) || !share_ok(o->me_share) || !share_ok(o->give_up_share))
 		why = "shares must be 0..1";
 	else if (o->read_share + o->me_share > 1)
 		why = "read and heart read shares must add up to at most 1";
@@ -308,7 +330,7 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	smap_init(&l->changed);
 	smap_init(&l->changed_old);
 	l->changed_us = clock_mono_us();
-	if (o->me_share > 0) {
+	if (o->me_share > 0 || o->undo_share > 0) {
 		l->liked = xcalloc((size_t)o->users * LIKED_KEEP, sizeof *l->liked);
 		l->liked_at = xcalloc(o->users, 1);
 	}
@@ -372,10 +394,11 @@ load *load_new(const load_opts *o, char *err, size_t errlen)
 	}
 	log_info("load started",
 	         "regions=%u instances=%u users=%u items=%u zipf_s=%.2f rate=%.0f viral=%.2f "
-	         "unlike=%.2f sum=%.2f roam=%.2f reads=%.2f timeout_ms=%u conns=%u seed=%" PRIu64,
+	         "unlike=%.2f undo=%.2f sum=%.2f roam=%.2f reads=%.2f timeout_ms=%u conns=%u "
+	         "seed=%" PRIu64,
 	         o->regions, l->ninst, o->users, o->items, o->zipf_s, o->rate, o->viral_share,
-	         o->unlike_share, o->sum_share, o->roam_share, o->read_share, l->o.timeout_ms, per,
-	         o->seed);
+	         o->unlike_share, o->undo_share, o->sum_share, o->roam_share, o->read_share,
+	         l->o.timeout_ms, per, o->seed);
 	return l;
 }
 

@@ -91,7 +91,7 @@ struct load {
 	 * Written under mu by the runner, read by this thread. */
 	_Atomic uint64_t *moved;
 	smap members; /* (user, item) -> 1 when in; changed under mu */
-	/* Heart reads (none: liked NULL): per (user, item) of the set
+	/* Heart reads and undo_share (neither: liked NULL): per (user, item) of the set
 	 * counter the mono us of its last acknowledged op, in two
 	 * generations (changed the newer, begun at changed_us; load_me_note
 	 * rotates them), since only a change younger than converge_ms (and

@@ -232,7 +232,7 @@ unsigned load_conn_pick(load *l, const op *o, unsigned inst, unsigned base)
 void load_me_note(load *l, unsigned user, unsigned item, bool away, bool like, uint64_t tag)
 {
 	if (!l->liked)
-		return; /* no heart reads */
+		return; /* no heart reads, no undo */
 	uint64_t now = clock_mono_us(), key = (uint64_t)user << 32 | item;
 	/* Each generation spans converge_ms, the settling time after a fault
 	 * (fault_settle_ms) and four timeouts. A heart read is one attempt,

@@ -38,6 +38,11 @@ typedef struct load_opts {
 	unsigned users, items;
 	double zipf_s; /* > 0; 1.0 is classic Zipf */
 	double viral_share, unlike_share, sum_share, roam_share, read_share; /* 0..1 */
+	/* Of the likes a user would make, the share that unlikes the user's
+	 * newest like instead while it stands: a like and its unlike close
+	 * together, each through its own region (roam_share), the causal
+	 * order the edges' hybrid clocks carry across regions. 0..1. */
+	double undo_share;
 	double me_share;      /* heart reads (above), 0..1 */
 	unsigned converge_ms; /* a pair older than this is held to the truth */
 	/* After a fault, how much longer than converge_ms a change may take

@@ -143,6 +143,8 @@ int nemesis_opts_check(const nemesis_opts *o, char *err, size_t errlen)
 		            NEMESIS_OVERLAP_MAX);
 	if (o->roam_pct > 100)
 		return fail(err, errlen, "roam %u%% out of range 0..100", o->roam_pct);
+	if (o->undo_pct > 100)
+		return fail(err, errlen, "undo %u%% out of range 0..100", o->undo_pct);
 	bool any = false;
 	for (unsigned k = 0; k < NEMESIS_KINDS; k++) {
 		if (o->weight[k] > NEMESIS_WEIGHT_MAX)
@@ -752,6 +754,8 @@ static void put_header(sbuf *b, const nemesis_opts *o, unsigned end_ds)
 	 * existed stay byte for byte the same. */
 	if (o->roam_pct != 5)
 		sbuf_addf(b, "roam %u.%02u\n", o->roam_pct / 100, o->roam_pct % 100);
+	if (o->undo_pct)
+		sbuf_addf(b, "undo %u.%02u\n", o->undo_pct / 100, o->undo_pct % 100);
 }
 
 /* A comment line naming fault f, for a reader of the file. */

@@ -111,6 +111,10 @@ typedef struct nemesis_opts {
 	                                 * percent, 0..100 (5, as a drill's default): a
 	                                 * clock fault shows only in a pair acted on in
 	                                 * two regions */
+	unsigned undo_pct;              /* of the likes, the percent that unlike the
+	                                 * user's newest like instead (the drill's
+	                                 * `undo`), 0..100 (0): a like and its unlike
+	                                 * close together, as a clock fault needs */
 } nemesis_opts;
 
 /* The defaults above, seed 0 and the default mix. */

@@ -429,6 +429,7 @@ static int start_load(runner *rn, char *err, size_t errlen)
 	                .unlike_share = d->unlike,
 	                .sum_share = d->sum,
 	                .roam_share = d->roam,
+	                .undo_share = d->undo,
 	                .read_share = d->reads,
 	                .me_share = d->me,
 	                /* A pair's heart is held to the truth once its op

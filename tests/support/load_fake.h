@@ -77,10 +77,15 @@ static struct {
 	atomic_int reads[REGIONS];
 	atomic_int reused, hlc_bad, hlc_missing, hlc_seen, bad;
 	atomic_int me_reads, me_home_wrong; /* heart reads; of which with a wrong X-User-Home */
-	atomic_bool lie;                    /* answer the first pair of a heart read wrong */
-	atomic_uint inflate;                /* /v1/counts answers this many likes more */
-	atomic_uint version;                /* /v1/counts names it in each item's freshness */
-	atomic_bool cross;                  /* ... and the pairs liked at both regions */
+	/* Unlikes that took a like away; of which the user's newest like
+	 * (the last POST of a like, whether it changed anything or not). */
+	atomic_int unliked, unliked_newest;
+	smap newest; /* user -> the like number of that newest like (members' u) */
+	uint64_t likes_made;
+	atomic_bool lie;     /* answer the first pair of a heart read wrong */
+	atomic_uint inflate; /* /v1/counts answers this many likes more */
+	atomic_uint version; /* /v1/counts names it in each item's freshness */
+	atomic_bool cross;   /* ... and the pairs liked at both regions */
 	/* Users below moved_below moved home to region moved_to since
 	 * moved_since (the test's load_move_home): their heart reads may
 	 * name the old home without X-User-Home-Since (started before) or
@@ -213,13 +218,20 @@ LOAD_FAKE int apply_write(int method, const char *user, const char *item, const 
 	bool member = false, changed = false;
 	uint64_t count;
 	if (strcmp(counter, "likes") == 0) {
-		bool in = smap_get(&F.members, mkey, strlen(mkey)) != NULL;
+		smap_val *m = smap_get(&F.members, mkey, strlen(mkey));
+		bool in = m != NULL;
 		member = method == EVHTTP_REQ_POST;
 		changed = in != member;
 		if (member && !in)
-			smap_put(&F.members, mkey, strlen(mkey), NULL)->u = 1;
-		if (!member && in)
+			(m = smap_put(&F.members, mkey, strlen(mkey), NULL))->u = ++F.likes_made;
+		if (member)
+			*counter_of(&F.newest, user) = m->u;
+		if (!member && in) {
+			atomic_fetch_add(&F.unliked, 1);
+			if (m->u == *counter_of(&F.newest, user))
+				atomic_fetch_add(&F.unliked_newest, 1);
 			smap_del(&F.members, mkey, strlen(mkey));
+		}
 		uint64_t *c = counter_of(&F.likes, item);
 		*c = *c + (changed ? (member ? 1 : (uint64_t)-1) : 0);
 		count = *c;
@@ -486,6 +498,7 @@ LOAD_FAKE void setup(void)
 	smap_init(&F.item_ops);
 	smap_init(&F.idem);
 	smap_init(&F.last_hlc);
+	smap_init(&F.newest);
 	F.hlc = 1000;
 	fakesrv_init(&F.srv);
 	for (int k = 0; k < 2 * REGIONS; k++) {
@@ -514,6 +527,7 @@ LOAD_FAKE void teardown(void)
 	smap_free(&F.item_ops);
 	smap_free_values(&F.idem);
 	smap_free(&F.last_hlc);
+	smap_free(&F.newest);
 	pthread_mutex_destroy(&F.mu);
 }
 

@@ -74,7 +74,8 @@ static const char full_text[] = "# a full example\n"
                                 "at 26 load_rate 1000\n"
                                 "at 27.5 viral 0.75\n"
                                 "at 0 delay edge1 kafka 7\n"
-                                "at 100 heal edge1 clients";
+                                "at 100 heal edge1 clients\n"
+                                "undo 0.6"; /* last: the lines above keep their numbers */
 
 Test(drill, full_example_parses_to_every_field)
 {
@@ -96,6 +97,7 @@ Test(drill, full_example_parses_to_every_field)
 	cr_assert_float_eq(d.unlike, 0.25, 1e-9);
 	cr_assert_float_eq(d.sum, 0, 1e-9);
 	cr_assert_float_eq(d.roam, 1, 1e-9);
+	cr_assert_float_eq(d.undo, 0.6, 1e-9);
 	cr_assert_float_eq(d.reads, 0.3, 1e-9);
 	cr_assert_eq(d.snapshot_ms, 250);
 	cr_assert_eq(d.batch_age_ms, 100);
@@ -192,6 +194,7 @@ Test(drill, defaults_fill_what_the_file_leaves_out)
 	cr_assert_float_eq(d.unlike, 0.2, 1e-9);
 	cr_assert_float_eq(d.sum, 0.2, 1e-9);
 	cr_assert_float_eq(d.roam, 0.05, 1e-9);
+	cr_assert_float_eq(d.undo, 0, 1e-9);
 	cr_assert_float_eq(d.reads, 0.1, 1e-9);
 	cr_assert_eq(d.snapshot_ms, 500);
 	cr_assert_eq(d.batch_age_ms, 500);
@@ -481,6 +484,7 @@ static bad_case bad_cases[] = {
     {"duration 60\nseed 18446744073709551616\n", 2, "out of range"},
     {"duration 60\nviral 1.5\n", 2, "viral 1.5 out of range 0..1"},
     {"duration 60\nroam 1.01\n", 2, "out of range"},
+    {"duration 60\nundo 2\n", 2, "undo 2 out of range 0..1"},
     {"duration 60\nreads -0.1\n", 2, "reads -0.1 out of range 0..1"},
     {"duration 60\nat 5 viral 2\n", 2, "viral share 2 out of range"},
     {"duration 60\nregions 2\nat 5 kill edge2\n", 3, "edge2 is past regions 2"},

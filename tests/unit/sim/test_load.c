@@ -11,6 +11,44 @@ TestSuite(load, .init = setup, .fini = teardown, .timeout = 30);
 
 /* --- tests ------------------------------------------------------------------------ */
 
+/* undo_share: of the likes, that share unlikes the user's newest like
+ * instead while it stands. With no other unlikes, every unlike that
+ * lands is of the user's newest like; with none asked, none comes; it
+ * needs no heart reads. */
+Test(load, undo_unlikes_the_users_newest_like_while_it_stands)
+{
+	load_opts o = base_opts();
+	o.items = 5000;
+	o.viral_share = 0;
+	o.unlike_share = 0;
+	o.sum_share = 0;
+	o.me_share = 0;
+	o.undo_share = 0.4;
+	start(&o);
+	wait_acked(1500, 15000);
+	cr_assert_eq(load_drain(L, 3000), 0);
+	int un = atomic_load(&F.unliked), newest = atomic_load(&F.unliked_newest);
+	/* About 0.4 of the likes of users whose newest like stands (most of
+	 * them, with 5,000 items): well over 200 of 1,500. */
+	cr_assert_gt(un, 200, "unlikes %d of %d ops", un, atomic_load(&F.applied));
+	cr_assert_eq(newest, un, "each unlike is of the user's newest like");
+	assert_no_anomalies();
+	cr_assert_gt(assert_truth_is_the_fakes(), 10);
+}
+
+Test(load, no_undo_no_unlike_of_a_pair_never_picked_twice)
+{
+	load_opts o = base_opts();
+	o.items = 5000;
+	o.viral_share = 0;
+	o.unlike_share = 0;
+	o.sum_share = 0;
+	start(&o);
+	wait_acked(500, 10000);
+	cr_assert_eq(load_drain(L, 3000), 0);
+	cr_assert_eq(atomic_load(&F.unliked), 0);
+}
+
 Test(load, clean_run_truth_matches_and_stats_add_up)
 {
 	load_opts o = base_opts();

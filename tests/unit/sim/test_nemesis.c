@@ -643,7 +643,29 @@ Test(nemesis, knobs_out_of_range_are_refused)
 	o.roam_pct = 101;
 	cr_assert_eq(nemesis_opts_check(&o, err, sizeof err), ERR_CONFIG);
 	cr_assert(strstr(err, "roam 101%"), "%s", err);
+	nemesis_opts_default(&o);
+	o.undo_pct = 101;
+	cr_assert_eq(nemesis_opts_check(&o, err, sizeof err), ERR_CONFIG);
+	cr_assert(strstr(err, "undo 101%"), "%s", err);
 	cr_assert_null(text);
+}
+
+Test(nemesis, undo_sets_the_loads_share_of_unlikes_of_the_newest_like_0_writes_nothing)
+{
+	nemesis_opts o;
+	nemesis_opts_default(&o);
+	o.seed = 2;
+	char *plain = draw(&o);
+	cr_assert_null(strstr(plain, "\nundo "), "0, the drill's own default: no line");
+	o.undo_pct = 25;
+	char *text = draw(&o);
+	cr_assert_not_null(strstr(text, "\nundo 0.25\n"), "%s", text);
+	drill d;
+	parse(text, &d);
+	cr_assert_float_eq(d.undo, 0.25, 1e-9);
+	drill_free(&d);
+	free(text);
+	free(plain);
 }
 
 Test(nemesis, roam_sets_the_loads_share_away_from_home_and_the_default_writes_nothing)
