@@ -11,11 +11,9 @@ TestSuite(load, .init = setup, .fini = teardown, .timeout = 30);
 
 /* --- tests ------------------------------------------------------------------------ */
 
-/* undo_share: of the likes, that share unlikes the user's newest like
- * instead while it stands. With no other unlikes, every unlike that
- * lands is of the user's newest like; with none asked, none comes; it
- * needs no heart reads. */
-Test(load, undo_unlikes_the_users_newest_like_while_it_stands)
+/* Likes only, of 5,000 items evenly liked, so that a user rarely meets a
+ * pair twice by chance; undo as given. */
+static void start_likes(double undo)
 {
 	load_opts o = base_opts();
 	o.items = 5000;
@@ -23,8 +21,17 @@ Test(load, undo_unlikes_the_users_newest_like_while_it_stands)
 	o.unlike_share = 0;
 	o.sum_share = 0;
 	o.me_share = 0;
-	o.undo_share = 0.4;
+	o.undo_share = undo;
 	start(&o);
+}
+
+/* undo_share: of the likes, that share unlikes the user's newest like
+ * instead while it stands. With no other unlikes, every unlike that
+ * lands is of the user's newest like; with none asked, none comes; it
+ * needs no heart reads. */
+Test(load, undo_unlikes_the_users_newest_like_while_it_stands)
+{
+	start_likes(0.4);
 	wait_acked(1500, 15000);
 	cr_assert_eq(load_drain(L, 3000), 0);
 	int un = atomic_load(&F.unliked), newest = atomic_load(&F.unliked_newest);
@@ -38,12 +45,7 @@ Test(load, undo_unlikes_the_users_newest_like_while_it_stands)
 
 Test(load, no_undo_no_unlike_of_a_pair_never_picked_twice)
 {
-	load_opts o = base_opts();
-	o.items = 5000;
-	o.viral_share = 0;
-	o.unlike_share = 0;
-	o.sum_share = 0;
-	start(&o);
+	start_likes(0);
 	wait_acked(500, 10000);
 	cr_assert_eq(load_drain(L, 3000), 0);
 	cr_assert_eq(atomic_load(&F.unliked), 0);

@@ -650,36 +650,22 @@ Test(nemesis, knobs_out_of_range_are_refused)
 	cr_assert_null(text);
 }
 
-Test(nemesis, undo_sets_the_loads_share_of_unlikes_of_the_newest_like_0_writes_nothing)
-{
-	nemesis_opts o;
-	nemesis_opts_default(&o);
-	o.seed = 2;
-	char *plain = draw(&o);
-	cr_assert_null(strstr(plain, "\nundo "), "0, the drill's own default: no line");
-	o.undo_pct = 25;
-	char *text = draw(&o);
-	cr_assert_not_null(strstr(text, "\nundo 0.25\n"), "%s", text);
-	drill d;
-	parse(text, &d);
-	cr_assert_float_eq(d.undo, 0.25, 1e-9);
-	drill_free(&d);
-	free(text);
-	free(plain);
-}
-
-Test(nemesis, roam_sets_the_loads_share_away_from_home_and_the_default_writes_nothing)
+Test(nemesis, roam_and_undo_set_the_loads_shares_and_their_defaults_write_nothing)
 {
 	nemesis_opts o;
 	nemesis_opts_default(&o);
 	o.seed = 2;
 	char *plain = draw(&o);
 	cr_assert_null(strstr(plain, "\nroam "), "the drill's own default: no line");
+	cr_assert_null(strstr(plain, "\nundo "), "0, the drill's own default: no line");
 	o.roam_pct = 30;
+	o.undo_pct = 25;
 	char *text = draw(&o);
+	cr_assert_not_null(strstr(text, "\nundo 0.25\n"), "%s", text);
 	drill d;
 	parse(text, &d);
 	cr_assert_float_eq(d.roam, 0.30, 1e-9);
+	cr_assert_float_eq(d.undo, 0.25, 1e-9);
 	drill_free(&d);
 	o.roam_pct = 100;
 	char *all = draw(&o);
