@@ -1,12 +1,13 @@
 /* changelog_fixture.h - the fixture test_changelog.c,
- * test_changelog_undo.c and test_changelog_gap.c share: each test's temp dir (made in .init,
+ * test_changelog_undo.c, test_changelog_gap.c and test_changelog_takeover.c
+ * share: each test's temp dir (made in .init,
  * removed in .fini) with an embedded cluster (librdkafka's mock, 3
  * brokers, topic TOPIC of 2 partitions), the metrics registry and
  * changelog options for edge-a on partition 1 (T.o, which a test may
  * change); stores under the temp dir, store batches of a sample's puts
- * and delete, a producer that took the log over, and a write replicated
- * as the ledger does it; quiet options, the brokers up or down, and a
- * drain until nothing is held.
+ * and delete, a producer that took the log over, a write replicated
+ * as the ledger does it, and a record appended as another instance would; quiet options, the
+ * brokers up or down, and a drain until nothing is held.
  *
  * Static, included by one test file of a binary: each file declares its
  * own TestSuite with setup and teardown.
@@ -168,6 +169,24 @@ CHANGELOG_FIXTURE void replicated_write(changelog *cl, store *db, store_batch *w
 	cr_assert(has_position(wb));
 	cr_assert_eq(store_write(db, wb), 0);
 	changelog_written(cl, wb, 0);
+}
+
+/* value (n bytes) appended to the changelog's partition under the edge's
+ * key, as another instance would: its offset. */
+CHANGELOG_FIXTURE int64_t foreign_record(const void *value, size_t n)
+{
+	rd_kafka_t *pr = kafka_util_new_producer(T.o.brokers);
+	delivery d = {0};
+	cr_assert_eq(rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(TOPIC),
+	                               RD_KAFKA_V_PARTITION(T.o.partition),
+	                               RD_KAFKA_V_KEY(T.o.edge_id, strlen(T.o.edge_id)),
+	                               RD_KAFKA_V_VALUE((void *)value, n),
+	                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                               RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
+	             RD_KAFKA_RESP_ERR_NO_ERROR);
+	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
+	rd_kafka_destroy(pr);
+	return d.offset;
 }
 
 /* A new store named name, the log restored into it with T.o (r: what

@@ -4,8 +4,10 @@
  * replaces it (changelog_opts.reseed); a store's position, and a copy's
  * (changelog_snapshot), never passes an acknowledged write not yet
  * stored; a record whose offset the client does not know (an implicit
- * acknowledgement) is not known to count. The fixture is changelog_fixture.h, shared with
- * test_changelog.c.
+ * acknowledgement) is not known to count; an active whose own unchecked
+ * records the log lost refuses them, and every write after, as a
+ * timeout's (outcome unknown), holding none. The fixture is
+ * changelog_fixture.h, shared with test_changelog.c.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "clock.h"
 #include "edge/changelog/changelog_int.h"
+#include "sbuf.h"
 #include "tests/support/proc.h"
 #include "tests/unit/edge/changelog_fixture.h"
 
@@ -21,10 +24,8 @@ TestSuite(changelog_gap, .init = setup, .fini = teardown, .timeout = 60);
 
 /* --- records the log lost ---------------------------------------------------- */
 
-/* Replicated writes of 100 KB each past what the embedded cluster keeps
- * of a partition (about 5 MiB): it drops the oldest records, as
- * retention would. Random bytes (seed), since the client compresses. */
-static void overrun(changelog *cl, store *db, unsigned seed)
+/* 100 KB of random letters (seed): the client's compression saves little. */
+static char *random_value(unsigned seed)
 {
 	char *big = malloc(100000);
 	cr_assert_not_null(big);
@@ -32,6 +33,15 @@ static void overrun(changelog *cl, store *db, unsigned seed)
 	for (int i = 0; i < 99999; i++)
 		big[i] = (char)('a' + rand() % 26);
 	big[99999] = 0;
+	return big;
+}
+
+/* Replicated writes of 100 KB each past what the embedded cluster keeps
+ * of a partition (about 5 MiB): it drops the oldest records, as
+ * retention would. */
+static void overrun(changelog *cl, store *db, unsigned seed)
+{
+	char *big = random_value(seed);
 	for (int i = 0; i < 80; i++) {
 		store_batch *wb = sample(big, "b", "none");
 		replicated_write(cl, db, wb);
@@ -132,6 +142,79 @@ Test(changelog_gap, a_store_before_the_logs_start_takes_a_peers_copy_and_may_tak
 	changelog_free(cl);
 	store_close(fresh);
 	store_close(db);
+}
+
+/* Records of this instance's epoch, 100 KB each, appended by another
+ * producer until the embedded cluster drops the oldest: the active's
+ * last checked record and the stretch after it go, as a trim or
+ * retention faster than its appends would take them. */
+static void overrun_behind(uint64_t epoch, unsigned seed)
+{
+	char *big = random_value(seed);
+	for (int i = 0; i < 80; i++) {
+		store_batch *wb = sample(big, "b", "none");
+		sbuf rec;
+		sbuf_init(&rec);
+		changelog_encode(wb, epoch, &rec);
+		(void)foreign_record(rec.p, rec.len);
+		sbuf_free(&rec);
+		store_batch_free(wb);
+	}
+	free(big);
+}
+
+/* Two appends in flight when the log loses the stretch before them:
+ * the first one's check finds the loss, the second comes back after it.
+ * Whether a takeover was among the lost records cannot be known, so
+ * neither is known to count (503 not_replicated, not a success, and not
+ * not_active either: they are in the log under this epoch), and nothing
+ * is held on the disk for later, even with durability = local. */
+static void lose_the_checks_with_two_in_flight(bool reseed)
+{
+	T.o.beat_ms = 60000;
+	T.o.takeover_ms = 125000;
+	T.o.durability = CHANGELOG_LOCAL;
+	if (reseed)
+		T.o.reseed = copy_writer;
+	store *db = open_named("writer");
+	changelog *cl = active_on(&T.o, db);
+	store_batch *wb = sample("checked", "b", "none");
+	replicated_write(cl, db, wb);
+	store_batch_free(wb);
+	overrun_behind(changelog_epoch(cl), 5);
+	store_batch *w1 = sample("one", "b", "none"), *w2 = sample("two", "b", "none");
+	changelog_pending *p1 = changelog_append_begin(cl, w1, true);
+	changelog_pending *p2 = changelog_append_begin(cl, w2, true);
+	cr_assert_eq(changelog_append_end(cl, w1, p1), ERR_TIMEOUT, "the check that finds it");
+	cr_assert_eq(changelog_append_end(cl, w2, p2), ERR_TIMEOUT, "in flight past it");
+	cr_assert_not(has_position(w1));
+	cr_assert_not(has_position(w2));
+	store_batch_free(w1);
+	store_batch_free(w2);
+	cr_assert(changelog_unchecked(cl));
+	cr_assert_not(changelog_active(cl));
+	cr_assert_not(changelog_fenced(cl), "no takeover was read");
+	cr_assert_eq(changelog_held(cl), 0, "nothing held once not the writer");
+	/* Every later write is refused, and none is held either. */
+	wb = sample("later", "b", "none");
+	cr_assert_neq(changelog_append(cl, wb, true), 0);
+	store_batch_free(wb);
+	cr_assert_eq(changelog_held(cl), 0);
+	cr_assert_not(changelog_degraded(cl));
+	/* A peer's copy can mend the store only where one is configured. */
+	cr_assert_eq(changelog_needs_copy(cl), reseed);
+	changelog_free(cl);
+	store_close(db);
+}
+
+Test(changelog_gap, an_active_whose_unchecked_records_the_log_lost_answers_them_unknown)
+{
+	lose_the_checks_with_two_in_flight(false);
+}
+
+Test(changelog_gap, an_active_that_lost_its_checks_needs_a_copy_where_a_peer_can_give_one)
+{
+	lose_the_checks_with_two_in_flight(true);
 }
 
 /* Groups and seals write on different threads: a seal acknowledged

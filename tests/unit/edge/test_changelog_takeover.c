@@ -103,24 +103,6 @@ Test(changelog_takeover, a_takeover_fences_the_former_active_and_voids_its_later
 	store_close(fresh);
 }
 
-/* value (n bytes) appended to the changelog's partition under the edge's
- * key, as another instance would: its offset. */
-static int64_t foreign_record(const void *value, size_t n)
-{
-	rd_kafka_t *pr = kafka_util_new_producer(T.o.brokers);
-	delivery d = {0};
-	cr_assert_eq(rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(TOPIC),
-	                               RD_KAFKA_V_PARTITION(T.o.partition),
-	                               RD_KAFKA_V_KEY(T.o.edge_id, strlen(T.o.edge_id)),
-	                               RD_KAFKA_V_VALUE((void *)value, n),
-	                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	                               RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END),
-	             RD_KAFKA_RESP_ERR_NO_ERROR);
-	cr_assert(kafka_util_wait_delivery(pr, &d, 10000) && !d.err);
-	rd_kafka_destroy(pr);
-	return d.offset;
-}
-
 /* A takeover record of epoch by instance, naming place expect, appended
  * as another instance would: its offset. */
 static int64_t foreign_takeover(uint64_t epoch, const char *instance, int64_t expect)
