@@ -3,30 +3,11 @@
  * paths belong to the relay. One thread.
  */
 #include "sim/drill/brokerns.h"
-#include "sim/proc/host.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
-
-/* 2n ports free in sim's namespace now, all different (the kernel may
- * hand one out twice in a row). Only the client ports are listened on
- * in sim's namespace (the home paths); the controller ports only inside
- * the nodes' namespaces, which are new and empty. */
-static int pick_ports(brokerns *b, char *err, size_t errlen)
-{
-	int all[2 * SIM_KAFKA_NODES_MAX];
-	if (host_free_ports(all, 2 * b->n)) {
-		snprintf(err, errlen, "no %d distinct free ports", 2 * b->n);
-		return ERR_IO;
-	}
-	for (int i = 0; i < b->n; i++) {
-		b->ports[i] = all[2 * i];
-		b->cports[i] = all[2 * i + 1];
-	}
-	return 0;
-}
 
 static relay_path *path(relay *r, const char *name, const char *what, int from, int to,
                         const netns *in, const netns *target, int port, char *err, size_t errlen)
@@ -47,10 +28,14 @@ int brokerns_make(brokerns *b, int n, relay *r, const char *name, char *err, siz
 		return ERR_INVAL;
 	}
 	b->n = n;
-	int rc = pick_ports(b, err, errlen);
+	/* Free in sim's namespace now. Only the client ports are listened
+	 * on in it (the home paths); the controller ports only inside the
+	 * nodes' namespaces, which are new and empty. */
+	int rc = sim_kafka_pick_ports(n, b->ports, b->cports, err, errlen);
 	if (rc)
 		return rc;
-	size_t nl = 0, pl = 0;
+	sim_kafka_ports_arg(n, b->ports, b->cports, b->ports_arg, sizeof b->ports_arg);
+	size_t nl = 0;
 	for (int i = 0; i < n; i++) {
 		if (!(b->ns[i] = netns_new(err, errlen)))
 			return ERR_IO;
@@ -58,8 +43,6 @@ int brokerns_make(brokerns *b, int n, relay *r, const char *name, char *err, siz
 		netns_path(b->ns[i], p, sizeof p);
 		nl += (size_t)snprintf(b->netns_arg + nl, sizeof b->netns_arg - nl, "%s%s",
 		                       i ? "," : "", p);
-		pl += (size_t)snprintf(b->ports_arg + pl, sizeof b->ports_arg - pl, "%s%d:%d",
-		                       i ? "," : "", b->ports[i], b->cports[i]);
 	}
 	for (int k = 0; k < n; k++) {
 		if (!(b->home[k] =

@@ -4,7 +4,6 @@
 #include "sim/drill/kproc.h"
 #include "sim/kafka/kafka.h"
 #include "sim/proc/child.h"
-#include "sim/proc/host.h"
 #include "sim/proc/service.h"
 
 #include <assert.h>
@@ -158,16 +157,13 @@ int kproc_begin(kproc *k, const char *bindir, const char *dir, const char *name,
 	kproc_opts with = *o;
 	char ports[SIM_KAFKA_NODES_MAX * 16];
 	if (o->real && !o->ports) {
-		int all[2 * SIM_KAFKA_NODES_MAX];
-		if (host_free_ports(all, 2 * o->brokers)) {
-			snprintf(err, errlen, "%s: no %d distinct free ports", name,
-			         2 * o->brokers);
+		int cp[SIM_KAFKA_NODES_MAX], p[SIM_KAFKA_NODES_MAX];
+		char why[128];
+		if (sim_kafka_pick_ports(o->brokers, p, cp, why, sizeof why)) {
+			snprintf(err, errlen, "%s: %s", name, why);
 			return ERR_IO;
 		}
-		size_t n = 0;
-		for (int i = 0; i < o->brokers; i++)
-			n += (size_t)snprintf(ports + n, sizeof ports - n, "%s%d:%d", i ? "," : "",
-			                      all[2 * i], all[2 * i + 1]);
+		sim_kafka_ports_arg(o->brokers, p, cp, ports, sizeof ports);
 		with.ports = ports;
 		log_info("real Kafka cluster's ports picked", "name=%s ports=%s", name, ports);
 	}

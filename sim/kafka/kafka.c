@@ -178,19 +178,42 @@ static int given_ports(sim_kafka *k, const sim_kafka_opts *o, char *err, size_t 
 	return 0;
 }
 
-/* Every node's two ports, free now and all different (host_free_ports;
- * a drill picks them itself and gives them: sim/drill/kproc.c). */
-static int pick_ports(sim_kafka *k, char *err, size_t errlen)
+int sim_kafka_pick_ports(int n, int *ports, int *cports, char *err, size_t errlen)
 {
 	int all[2 * SIM_KAFKA_NODES_MAX];
-	if (host_free_ports(all, 2 * k->n)) {
-		snprintf(err, errlen, "no %d distinct free ports", 2 * k->n);
+	if (n < 1 || n > SIM_KAFKA_NODES_MAX || host_free_ports(all, 2 * n)) {
+		snprintf(err, errlen, "no %d distinct free ports", 2 * n);
 		return ERR_IO;
 	}
+	for (int i = 0; i < n; i++) {
+		ports[i] = all[2 * i];
+		cports[i] = all[2 * i + 1];
+	}
+	return 0;
+}
+
+void sim_kafka_ports_arg(int n, const int *ports, const int *cports, char *out, size_t outlen)
+{
+	size_t at = 0;
+	if (outlen)
+		out[0] = 0;
+	for (int i = 0; i < n && at < outlen; i++)
+		at += (size_t)snprintf(out + at, outlen - at, "%s%d:%d", i ? "," : "", ports[i],
+		                       cports[i]);
+}
+
+/* Every node's two ports, when none were given (a drill picks them
+ * itself and gives them: sim/drill/kproc.c). */
+static int pick_ports(sim_kafka *k, char *err, size_t errlen)
+{
+	int ports[SIM_KAFKA_NODES_MAX], cports[SIM_KAFKA_NODES_MAX];
+	int rc = sim_kafka_pick_ports(k->n, ports, cports, err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 0; i < k->n; i++) {
 		k->nodes[i].id = i + 1;
-		k->nodes[i].port = all[2 * i];
-		k->nodes[i].cport = all[2 * i + 1];
+		k->nodes[i].port = ports[i];
+		k->nodes[i].cport = cports[i];
 	}
 	return 0;
 }

@@ -108,6 +108,14 @@ typedef struct sim_kafka_opts {
 	bool (*interrupted)(void);
 } sim_kafka_opts;
 
+/* n nodes' client and controller ports (ports[i], cports[i] for node
+ * i + 1), free now and all different (host_free_ports: the kernel may
+ * hand one out twice in a row, and clusters started at once must not
+ * share one). ERR_IO with the reason in err. */
+int sim_kafka_pick_ports(int n, int *ports, int *cports, char *err, size_t errlen);
+/* Those ports as sim kafka's --ports takes them, "P:C,P:C,...", in out. */
+void sim_kafka_ports_arg(int n, const int *ports, const int *cports, char *out, size_t outlen);
+
 /* Formats the nodes' storage, starts them, waits until the cluster lists
  * every broker, and creates the topics. NULL with the reason in err
  * (every node started is stopped again, its output kept in its dir). */
