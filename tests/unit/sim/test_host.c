@@ -3,7 +3,9 @@
  * (HOST_PORT_FLOOR to HOST_PORT_CEIL, while the range starts above it),
  * is free to bind at once, is not a port someone listens on, and is not
  * one this process was given among its last HOST_PORTS_KEPT (picked
- * before any daemon binds them, a caller's picks must differ).
+ * before any daemon binds them, a caller's picks must differ); where the
+ * ephemeral range leaves no room below it (a namespace of the test's
+ * own, its range set low), the kernel's picks, still all different.
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -11,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "sim/drill/netns.h"
 #include "sim/proc/host.h"
 
 static int range_low(void)
@@ -104,4 +108,41 @@ Test(host, many_ports_at_once_are_all_different_and_bind)
 	}
 	for (int i = 0; i < 40; i++)
 		close(fd[i]);
+}
+
+/* The calling thread's namespace's ephemeral range set to lo..hi. */
+static void set_range(int lo, int hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "w");
+	cr_assert_not_null(f);
+	cr_assert_gt(fprintf(f, "%d %d\n", lo, hi), 0);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(range_low(), lo);
+}
+
+Test(host, with_no_room_below_the_ephemeral_range_the_kernel_picks_all_different)
+{
+	log_set_level("error");
+	if (!netns_supported())
+		cr_skip_test("network namespaces are not available here (needs CAP_SYS_ADMIN)");
+	char err[256];
+	netns *ns = netns_new(err, sizeof err);
+	cr_assert_not_null(ns, "netns_new: %s", err);
+	/* This thread only: its namespace's range, read by the picks. */
+	cr_assert_eq(netns_enter(ns), 0);
+	const int lo = HOST_PORT_FLOOR + 500, hi = HOST_PORT_FLOOR + 1500;
+	set_range(lo, hi);
+	int got[200];
+	for (int i = 0; i < 200; i++) {
+		got[i] = host_free_port();
+		cr_assert(got[i] >= lo && got[i] <= hi, "pick %d is %d, outside the kernel's %d-%d",
+		          i, got[i], lo, hi);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(got[j], got[i], "picks %d and %d are both %d", j, i, got[i]);
+	}
+	int fd = listen_on(got[199]);
+	cr_assert_geq(fd, 0, "port %d does not bind", got[199]);
+	close(fd);
+	cr_assert_eq(netns_enter(NULL), 0);
+	netns_free(ns);
 }
