@@ -240,6 +240,8 @@ typedef struct check_ans_wrong {
 	uint64_t count, ref, version;
 	int64_t sure;                            /* the sure pairs' move */
 	uint64_t likes_pending, unlikes_pending; /* the other pairs' room, up and down */
+	unsigned inst, start;                    /* the instance that answered, its start count */
+	double sent_s, took_ms; /* the read's send, in the run's seconds, and its wait */
 } check_ans_wrong;
 
 typedef void (*check_ans_wrong_fn)(void *ctx, const check_ans_wrong *w);

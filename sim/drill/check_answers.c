@@ -271,8 +271,20 @@ static void judge(check_ans *ca, size_t i)
 	if (ca->wrong) {
 		char name[NAME_MAX_];
 		load_item_name(t->items, c->item, name, sizeof name);
-		check_ans_wrong w = {name,       c->region, c->count,        ref,
-		                     c->version, moved,     (uint64_t)likes, (uint64_t)unlikes};
+		uint64_t sent = c->sent_us > t->t0_us ? c->sent_us - t->t0_us : 0;
+		double sent_s = (double)sent / 1e6;
+		check_ans_wrong w = {name,
+		                     c->region,
+		                     c->count,
+		                     ref,
+		                     c->version,
+		                     moved,
+		                     (uint64_t)likes,
+		                     (uint64_t)unlikes,
+		                     c->inst,
+		                     c->start,
+		                     sent_s,
+		                     (double)(c->recv_us - c->sent_us) / 1e3};
 		ca->wrong(ca->ctx, &w);
 	}
 }

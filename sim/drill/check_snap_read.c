@@ -109,9 +109,11 @@ static void on_answer_wrong(void *ctx, const check_ans_wrong *w)
 	                 "edge%u answered %s likes %" PRIu64 " at version %" PRIu64
 	                 " (offset %" PRIu64 "): the reference merge there gives %" PRIu64
 	                 ", its own ops not applied there move it %+" PRId64
-	                 " for sure and allow +%" PRIu64 " / -%" PRIu64 " more",
+	                 " for sure and allow +%" PRIu64 " / -%" PRIu64
+	                 " more (instance %u, start %u, read sent at %.3f s, answered in %.1f ms)",
 	                 w->region, w->item, w->count, w->version, version_offset(w->version),
-	                 w->ref, w->sure, w->likes_pending, w->unlikes_pending);
+	                 w->ref, w->sure, w->likes_pending, w->unlikes_pending, w->inst, w->start,
+	                 w->sent_s, w->took_ms);
 }
 
 static void report_answers(const check_ans_figures *f, uint64_t dropped, report *r)

@@ -204,6 +204,8 @@ int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen)
 		return ERR_IO;
 	}
 	log_info("node started", "node=%s pid=%d", n->name, (int)n->pid);
+	if (c->spawned) /* it may answer before /healthz does */
+		c->spawned(c->spawned_arg, n);
 	return wait_ready(n, err, errlen);
 }
 

@@ -154,6 +154,12 @@ typedef struct cluster {
 	cluster_node single; /* sharded drills: every partition, at the end */
 	bool single_made;    /* single has a config (and maybe a namespace) */
 	char bindir[PATH_MAX];
+	/* Called by cluster_node_start once the node's new process exists,
+	 * before it is ready: whatever the process answers from then on is
+	 * its new life's (the runner's start counts, sim/drill/load.h). NULL
+	 * during cluster_start. */
+	void (*spawned)(void *arg, const cluster_node *n);
+	void *spawned_arg;
 	char faketime[PATH_MAX];     /* libfaketime, in a drill with a clock step */
 	char waitfix[PATH_MAX + 32]; /* and sim's shim before it (bindir/sim-waitfix.so) */
 } cluster;
@@ -177,8 +183,9 @@ cluster_node *cluster_instance(cluster *c, unsigned i, unsigned inst);
 /* Did the node's last run end with CLUSTER_EXIT_FENCED? */
 bool cluster_node_fenced(const cluster_node *n);
 
-/* Starts a node that is not running (same config, same store); waits
- * for /healthz. */
+/* Starts a node that is not running (same config, same store), tells
+ * c->spawned, then waits for /healthz (a process that started counts
+ * as a new life even if it never gets ready). */
 int cluster_node_start(cluster *c, cluster_node *n, char *err, size_t errlen) WARN_UNUSED;
 /* The node's last exit was a standby's for a copy of its peer's store
  * (CLUSTER_EXIT_RESEED). */

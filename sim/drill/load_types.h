@@ -214,6 +214,7 @@ typedef struct load_trace {
 	unsigned items, users;   /* item numbers 0..items (items: the viral one); users */
 	bool complete;           /* false: a write was not kept (LOAD_TRACE_WRITES) */
 	uint64_t counts_dropped; /* answers past LOAD_TRACE_COUNTS, not kept */
+	uint64_t t0_us;          /* the run's time 0 (mono us), for messages; 0: unknown */
 } load_trace;
 
 /* At most this many of each are kept: 160 and 40 MB. */

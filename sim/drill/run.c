@@ -583,6 +583,7 @@ static int finish(runner *rn)
 	/* The trace is the load's while an op is out: not read then. */
 	load_trace trace;
 	load_get_trace(rn->l, &trace);
+	trace.t0_us = rn->t0 * 1000;
 	if (!drained)
 		report_text(rn->r, "edge_answers_check", "not checked: ops still out");
 	check_snapshots(&rn->c, d->snapshot_check && drained ? &trace : NULL, rn->r);
@@ -747,6 +748,8 @@ int run_drill(const run_opts *o)
 		status = 3;
 		goto out;
 	}
+	rn.c.spawned = run_spawned;
+	rn.c.spawned_arg = &rn;
 	timeline(&rn);
 	if (rn.interrupted) {
 		fprintf(stderr, "sim: interrupted; stopping the drill\n");
@@ -764,6 +767,7 @@ int run_drill(const run_opts *o)
 		if (write_report(&rn))
 			status = 1;
 	}
+	rn.c.spawned = NULL; /* its load is gone */
 	load_free(rn.l);
 	rn.l = NULL;
 	cluster_stop(&rn.c, o->keep || (status != 0 && !rn.interrupted));

@@ -218,9 +218,15 @@ cluster_node *run_step_instance(runner *rn, const drill_step *s, unsigned *inst)
 /* Step s is about to kill, wipe or stop instance inst of region i, the
  * active one: its gauges are read and the takeover is timed from now. */
 void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s);
-/* Instance inst of region i was started again (a new process, which
- * no instance took over from) or killed by a step (its fence watch, if
- * any, ends: it will not exit fenced). */
+/* The cluster's spawned hook (arg: the runner): an edge's new process
+ * exists and may answer before it is ready, so the load's count of its
+ * starts moves now, not once cluster_node_start returns: an answer the
+ * process gives meanwhile is its new life's (sim/drill/check_answers.c
+ * holds an answer only to what the same life acknowledged). */
+void run_spawned(void *arg, const cluster_node *n);
+/* Instance inst of region i was started again and is ready (a new
+ * process, which no instance took over from) or killed by a step (its
+ * fence watch, if any, ends: it will not exit fenced). */
 void run_instance_started(runner *rn, unsigned i, unsigned inst);
 void run_instance_killed(runner *rn, unsigned i, unsigned inst);
 /* Instance inst of region i was resumed (SIGCONT): when another

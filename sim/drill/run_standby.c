@@ -155,9 +155,15 @@ void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s)
 
 /* --- instances taken over from ---------------------------------------------------- */
 
+void run_spawned(void *arg, const cluster_node *n)
+{
+	runner *rn = arg;
+	if (n->kind == DRILL_EDGE) /* a new process, standby or not */
+		load_instance_started(rn->l, (unsigned)n->index, (unsigned)n->inst);
+}
+
 void run_instance_started(runner *rn, unsigned i, unsigned inst)
 {
-	load_instance_started(rn->l, i, inst); /* a new process, standby or not */
 	if (!standby(rn))
 		return;
 	rn->fence[i][inst].on = false;

@@ -1,0 +1,164 @@
+/* test_cluster_start.c - a node started again (sim/drill/cluster.h,
+ * cluster_node_start) is announced to the cluster's spawned hook once
+ * its process exists and before it is ready, so whatever it answers
+ * while it gets ready is its new life's: the drill's checker holds an
+ * answer only to what the same life acknowledged (seed 23 of the real
+ * Kafka nemesis failed when the count of starts moved only once the
+ * restarted standby was ready). A process that exits before it is
+ * ready still was a life. The "edge" here is a shell script standing
+ * in for the daemon: python3 serving /healthz after a pause.
+ */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "sim/drill/cluster.h"
+
+static char dir[] = "/tmp/test-cluster-start-XXXXXX";
+static cluster C;
+static cluster_node N;
+
+/* What the hook saw, call by call. */
+static struct {
+	int calls;
+	pid_t pid;       /* the node's pid then */
+	bool was_ready;  /* /healthz answered 200 then */
+	const void *arg; /* the hook's argument */
+} seen;
+
+static void spawned(void *arg, const cluster_node *n)
+{
+	seen.calls++;
+	seen.pid = n->pid;
+	seen.arg = arg;
+	hclient_answer a = {0};
+	seen.was_ready = cluster_node_get(n, "/healthz", NULL, 200, &a) == 0 && a.status == 200;
+	free(a.body);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	socklen_t len = sizeof sa;
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* The stand-in daemon: run as "edge -c CFG", CFG holding its port. */
+static void write_edge(const char *body)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/edge", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(body, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0755), 0);
+}
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	memset(&C, 0, sizeof C);
+	memset(&N, 0, sizeof N);
+	snprintf(C.bindir, sizeof C.bindir, "%s", dir);
+	C.spawned = spawned;
+	C.spawned_arg = &C;
+	N.kind = DRILL_EDGE;
+	N.exit_status = -1;
+	N.disk_ns = -1;
+	N.port = free_port();
+	snprintf(N.name, sizeof N.name, "edge0.standby");
+	snprintf(N.cfg, sizeof N.cfg, "%s/edge.conf", dir);
+	snprintf(N.log, sizeof N.log, "%s/edge.log", dir);
+	FILE *f = fopen(N.cfg, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%d\n", N.port);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void teardown(void)
+{
+	if (N.pid > 0 && N.pid != getpid()) { /* a failed assertion left it running */
+		kill(N.pid, SIGKILL);
+		waitpid(N.pid, NULL, 0);
+	}
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+TestSuite(cluster_start, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(cluster_start, the_hook_hears_of_the_process_before_it_is_ready)
+{
+	write_edge("#!/bin/sh\n"
+	           "sleep 0.5\n"
+	           "exec python3 -c '\n"
+	           "import http.server, sys\n"
+	           "class H(http.server.BaseHTTPRequestHandler):\n"
+	           "    protocol_version = \"HTTP/1.1\"\n"
+	           "    def do_GET(self):\n"
+	           "        self.send_response(200 if self.path == \"/healthz\" else 404)\n"
+	           "        self.send_header(\"Content-Length\", \"3\")\n"
+	           "        self.end_headers()\n"
+	           "        self.wfile.write(b\"ok\\n\")\n"
+	           "    def log_message(self, *a):\n"
+	           "        pass\n"
+	           "port = int(open(sys.argv[1]).read())\n"
+	           "http.server.HTTPServer((\"127.0.0.1\", port), H).serve_forever()\n"
+	           "' \"$2\"\n");
+	char err[256] = "";
+	cr_assert_eq(cluster_node_start(&C, &N, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(seen.calls, 1, "one process, one call");
+	cr_assert_eq(seen.arg, &C);
+	cr_assert_gt(seen.pid, 0, "called once the process exists");
+	cr_assert_eq(seen.pid, N.pid);
+	cr_assert_not(seen.was_ready, "called before /healthz answered");
+	hclient_answer a = {0};
+	cr_assert_eq(cluster_node_get(&N, "/healthz", NULL, 1000, &a), 0);
+	cr_assert_eq(a.status, 200, "ready once cluster_node_start returned");
+	free(a.body);
+	cr_assert_eq(cluster_node_signal(&N, SIGKILL), 0);
+	cr_assert_eq(N.pid, 0);
+	/* Started again: a second life, a second call. */
+	cr_assert_eq(cluster_node_start(&C, &N, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_not(seen.was_ready);
+	cr_assert_eq(cluster_node_signal(&N, SIGKILL), 0);
+}
+
+Test(cluster_start, a_process_that_exits_before_it_is_ready_was_a_life)
+{
+	write_edge("#!/bin/sh\nexit 3\n");
+	char err[256] = "";
+	cr_assert_eq(cluster_node_start(&C, &N, err, sizeof err), ERR_IO);
+	cr_assert(strstr(err, "exited at start-up") != NULL, "%s", err);
+	cr_assert_eq(seen.calls, 1, "the process existed, and might have answered");
+	cr_assert_eq(N.pid, 0, "reaped");
+	cr_assert(WIFEXITED(N.exit_status) && WEXITSTATUS(N.exit_status) == 3);
+}
+
+Test(cluster_start, a_node_already_running_is_not_started_nor_announced)
+{
+	N.pid = getpid(); /* as if running */
+	char err[256] = "";
+	cr_assert_eq(cluster_node_start(&C, &N, err, sizeof err), ERR_INVAL);
+	cr_assert_eq(seen.calls, 0);
+	N.pid = 0;
+}
