@@ -224,9 +224,10 @@ void run_lost(runner *rn, unsigned i, unsigned inst, const drill_step *s);
  * process gives meanwhile is its new life's (sim/drill/check_answers.c
  * holds an answer only to what the same life acknowledged). */
 void run_spawned(void *arg, const cluster_node *n);
-/* Instance inst of region i was started again and is ready (a new
- * process, which no instance took over from) or killed by a step (its
- * fence watch, if any, ends: it will not exit fenced). */
+/* Instance inst of region i was started again (a new process, which
+ * no instance took over from; a start step calls it whether or not the
+ * process got ready) or killed by a step (its fence watch, if any,
+ * ends: it will not exit fenced). */
 void run_instance_started(runner *rn, unsigned i, unsigned inst);
 void run_instance_killed(runner *rn, unsigned i, unsigned inst);
 /* Instance inst of region i was resumed (SIGCONT): when another

@@ -581,6 +581,7 @@ Test(check_snap, an_answer_that_is_the_merge_plus_its_own_pending_ops_passes)
 
 Test(check_snap, an_own_op_counted_again_after_its_snapshot_is_caught)
 {
+	T.trace.t0_us = 100;
 	int64_t o1 = acked(1, 3, true, 100, 1, 10);
 	/* The merge at o1 holds the like; an edge that adds it again over
 	 * that version counts it twice. */
@@ -594,6 +595,12 @@ Test(check_snap, an_own_op_counted_again_after_its_snapshot_is_caught)
 	cr_assert_eq(T.awrong[0].count, 2);
 	cr_assert_eq(T.awrong[0].ref, 1);
 	cr_assert_eq(T.awrong[0].likes_pending, 0);
+	/* Which process answered, in which life, when (the run's 0 at
+	 * 100 us), and how long it took. */
+	cr_assert_eq(T.awrong[0].inst, 1);
+	cr_assert_eq(T.awrong[0].start, 0);
+	cr_assert_float_eq(T.awrong[0].sent_s, 200e-6, 1e-9);
+	cr_assert_float_eq(T.awrong[0].took_ms, 0.010, 1e-9);
 }
 
 Test(check_snap, an_answer_below_the_snapshot_it_names_is_caught)

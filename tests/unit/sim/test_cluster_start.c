@@ -6,23 +6,22 @@
  * Kafka nemesis failed when the count of starts moved only once the
  * restarted standby was ready). A process that exits before it is
  * ready still was a life. The "edge" here is a shell script standing
- * in for the daemon: python3 serving /healthz after a pause.
+ * in for the daemon: perl (Debian's perl-base, essential) serving
+ * /healthz after a pause.
  */
 #include <criterion/criterion.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "sim/drill/cluster.h"
+#include "tests/support/proc.h"
 
 static char dir[] = "/tmp/test-cluster-start-XXXXXX";
 static cluster C;
@@ -44,18 +43,6 @@ static void spawned(void *arg, const cluster_node *n)
 	hclient_answer a = {0};
 	seen.was_ready = cluster_node_get(n, "/healthz", NULL, 200, &a) == 0 && a.status == 200;
 	free(a.body);
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	socklen_t len = sizeof sa;
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
 }
 
 /* The stand-in daemon: run as "edge -c CFG", CFG holding its port. */
@@ -81,7 +68,8 @@ static void setup(void)
 	N.kind = DRILL_EDGE;
 	N.exit_status = -1;
 	N.disk_ns = -1;
-	N.port = free_port();
+	N.port = proc_free_port();
+	cr_assert_gt(N.port, 0);
 	snprintf(N.name, sizeof N.name, "edge0.standby");
 	snprintf(N.cfg, sizeof N.cfg, "%s/edge.conf", dir);
 	snprintf(N.log, sizeof N.log, "%s/edge.log", dir);
@@ -107,22 +95,21 @@ TestSuite(cluster_start, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(cluster_start, the_hook_hears_of_the_process_before_it_is_ready)
 {
+	/* One answer per connection, "Connection: close". */
 	write_edge("#!/bin/sh\n"
 	           "sleep 0.5\n"
-	           "exec python3 -c '\n"
-	           "import http.server, sys\n"
-	           "class H(http.server.BaseHTTPRequestHandler):\n"
-	           "    protocol_version = \"HTTP/1.1\"\n"
-	           "    def do_GET(self):\n"
-	           "        self.send_response(200 if self.path == \"/healthz\" else 404)\n"
-	           "        self.send_header(\"Content-Length\", \"3\")\n"
-	           "        self.end_headers()\n"
-	           "        self.wfile.write(b\"ok\\n\")\n"
-	           "    def log_message(self, *a):\n"
-	           "        pass\n"
-	           "port = int(open(sys.argv[1]).read())\n"
-	           "http.server.HTTPServer((\"127.0.0.1\", port), H).serve_forever()\n"
-	           "' \"$2\"\n");
+	           "exec perl -MIO::Socket::INET -e '\n"
+	           "open(my $f, \"<\", $ARGV[0]) or die; my $port = <$f>; chomp $port;\n"
+	           "my $s = IO::Socket::INET->new(LocalAddr => \"127.0.0.1\", LocalPort => $port,\n"
+	           "    Listen => 16, ReuseAddr => 1) or die \"listen: $!\";\n"
+	           "while (my $c = $s->accept) {\n"
+	           "    my $line = <$c>; $line = \"\" unless defined $line;\n"
+	           "    while (my $h = <$c>) { last if $h =~ /^\\r?\\n$/ }\n"
+	           "    my $st = $line =~ m{^GET /healthz } ? \"200 OK\" : \"404 Not Found\";\n"
+	           "    print $c \"HTTP/1.1 $st\\r\\nContent-Length: 3\\r\\n\"\n"
+	           "        . \"Connection: close\\r\\n\\r\\nok\\n\";\n"
+	           "    close $c;\n"
+	           "}' \"$2\"\n");
 	char err[256] = "";
 	cr_assert_eq(cluster_node_start(&C, &N, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(seen.calls, 1, "one process, one call");
