@@ -22,8 +22,9 @@
 #include "err.h"
 #include "sim/drill/cluster.h"
 #include "tests/support/proc.h"
+#include "tests/support/testdir.h"
 
-static char dir[] = "/tmp/test-cluster-start-XXXXXX";
+static char dir[64];
 static cluster C;
 static cluster_node N;
 
@@ -59,7 +60,7 @@ static void write_edge(const char *body)
 
 static void setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
+	testdir_make(dir, sizeof dir, "test_cluster_start");
 	memset(&C, 0, sizeof C);
 	memset(&N, 0, sizeof N);
 	snprintf(C.bindir, sizeof C.bindir, "%s", dir);
@@ -85,10 +86,7 @@ static void teardown(void)
 		kill(N.pid, SIGKILL);
 		waitpid(N.pid, NULL, 0);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	testdir_remove(dir);
 }
 
 TestSuite(cluster_start, .init = setup, .fini = teardown, .timeout = 60);
